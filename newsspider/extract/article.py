@@ -1,0 +1,64 @@
+"""An article page → title, author, date, body HTML, and the next page of a long article."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from urllib.parse import urljoin
+
+from parsel import Selector
+
+from newsspider.extract.common import clean_text, first_text, first_value, parse_date, select
+from newsspider.portals.base import Portal
+
+
+@dataclass(slots=True)
+class ArticlePage:
+    title: str | None
+    author: str | None
+    published_raw: str | None
+    published_at: datetime | None
+    body_html: str | None
+    next_url: str | None
+
+
+@lru_cache(maxsize=64)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def body_html(doc: Selector, selectors: list[str]) -> str | None:
+    """Outer HTML of the first body element found (``None`` when no selector matches)."""
+    for selector in selectors:
+        found = select(doc, selector)
+        if found:
+            return found[0].get()
+    return None
+
+
+def parse_article(html: str, url: str, portal: Portal) -> ArticlePage:
+    doc = Selector(text=html, base_url=url)
+    rules = portal.article
+    published_text = first_text(doc, rules.published)
+    raw, published = parse_date(published_text, rules.published_regex, rules.date_formats, portal.tz)
+    author = first_text(doc, rules.author)
+    if author and rules.author_strip:
+        author = clean_text(_regex(rules.author_strip).sub("", author)) or None
+    next_url = None
+    href = first_value(doc, rules.next_page)
+    if href and not href.startswith(("javascript:", "#")):
+        candidate = urljoin(url, href)
+        if candidate != url and (
+            rules.page_url_regex is None or _regex(rules.page_url_regex).search(candidate)
+        ):
+            next_url = candidate
+    return ArticlePage(
+        title=first_text(doc, rules.title),
+        author=author,
+        published_raw=raw,
+        published_at=published,
+        body_html=body_html(doc, rules.body),
+        next_url=next_url,
+    )

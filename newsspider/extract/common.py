@@ -1,0 +1,99 @@
+"""Selector helpers shared by listing and article extraction."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from parsel import Selector, SelectorList
+
+from newsspider.portals.base import is_xpath
+
+_WS = re.compile(r"\s+")
+
+
+def select(node: Selector, selector: str) -> SelectorList[Selector]:
+    return node.xpath(selector) if is_xpath(selector) else node.css(selector)
+
+
+def clean_text(value: str) -> str:
+    return _WS.sub(" ", value.replace("\u3000", " ").replace("\xa0", " ")).strip()
+
+
+def _node_text(found: SelectorList[Selector]) -> str:
+    parts: list[str] = []
+    for node in found:
+        if isinstance(node.root, str):
+            parts.append(node.root)
+        else:
+            parts.append(node.xpath("string()").get() or "")
+    return clean_text(" ".join(parts))
+
+
+def first_text(node: Selector, selectors: Iterable[str]) -> str | None:
+    """Text of the first selector that yields non-blank text (elements give their string value)."""
+    for selector in selectors:
+        text = _node_text(select(node, selector))
+        if text:
+            return text
+    return None
+
+
+def first_value(node: Selector, selectors: Iterable[str]) -> str | None:
+    """The first non-blank single value (e.g. an ``::attr(href)``) of the first matching selector."""
+    for selector in selectors:
+        for found in select(node, selector):
+            value = found.root if isinstance(found.root, str) else found.xpath("string()").get()
+            if value and value.strip():
+                return value.strip()
+    return None
+
+
+@lru_cache(maxsize=64)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def parse_date(
+    text: str | None, pattern: str | None, formats: Iterable[str], tz: ZoneInfo
+) -> tuple[str | None, datetime | None]:
+    """``(raw date text, UTC datetime or None)`` from text such as ``2022-08-31 15:58 来源…``.
+
+    Full-width digits and separators are folded first (NFKC); the page's local
+    time is interpreted in ``tz`` and converted to UTC.
+    """
+    if not text:
+        return None, None
+    raw = clean_text(text)
+    if not raw:
+        return None, None
+    candidate = _fold(raw)
+    if pattern:
+        regex = _regex(pattern)
+        printed = regex.search(raw)
+        if printed is not None:
+            raw = printed.group(0)
+            candidate = _fold(raw)
+        match = regex.search(candidate)
+        if match is None:
+            return raw, None
+        candidate = match.group(0)
+    candidate = clean_text(candidate)
+    for fmt in formats:
+        try:
+            local = datetime.strptime(candidate, fmt)
+        except ValueError:
+            continue
+        return raw, local.replace(tzinfo=tz).astimezone(UTC)
+    return raw, None
+
+
+def _fold(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text)
+    for old, new in (("年", "-"), ("月", "-"), ("日", " "), ("/", "-"), (".", "-")):
+        folded = folded.replace(old, new)
+    return folded

@@ -1,0 +1,94 @@
+"""The validation boundary: every item becomes an ``Article`` document, or a reject with reasons.
+
+An item carrying ``_errors`` (a page that could not be fetched, a body that
+could not be normalized) is rejected with those reasons; any other item is
+validated by :class:`newsspider.models.Article`.  A reject is written to the
+``rejects`` collection (``{url, portal, errors: [{field, message}], item, at}``)
+and the item is dropped; the crawl goes on.
+
+Settings: ``NEWSSPIDER_REJECT_MAX_FIELD`` (longest string kept in a reject's
+``item``).  Stats: ``newsspider/validate/valid``, ``newsspider/validate/rejected``,
+``newsspider/validate/rejected/<field>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+
+from newsspider.models import validate_article
+
+logger = logging.getLogger(__name__)
+
+
+class RejectedItem(DropItem):
+    """Dropped because it failed validation; ``errors`` says which fields and why."""
+
+    def __init__(self, url: str, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        reasons = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__(f"rejected {url}: {reasons}", log_level="INFO")
+
+
+def _as_scraped(item: dict[str, Any], max_len: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if key.startswith("_") and key != "_errors":
+            continue
+        if isinstance(value, str) and len(value) > max_len:
+            value = value[:max_len] + f"… [{len(value) - max_len} characters cut]"
+        out[key.lstrip("_")] = value
+    return out
+
+
+class ValidatePipeline:
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.max_field = crawler.settings.getint("NEWSSPIDER_REJECT_MAX_FIELD", 262_144)
+        self.store: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ValidatePipeline:
+        return cls(crawler)
+
+    def open_spider(self) -> None:
+        from newsspider.store.store import Store
+
+        self.store = Store.for_crawler(self.crawler)
+
+    def _inc(self, key: str) -> None:
+        assert self.stats is not None
+        self.stats.inc_value(f"newsspider/validate/{key}")
+
+    async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        errors = item.get("_errors")
+        if not errors:
+            article, errors = validate_article(item)
+            if article is not None:
+                self._inc("valid")
+                return article.to_document()
+        await self._reject(item, errors)
+        raise RejectedItem(str(item.get("url")), errors)
+
+    async def _reject(self, item: dict[str, Any], errors: list[dict[str, str]]) -> None:
+        self._inc("rejected")
+        for field in dict.fromkeys(e["field"].split(".")[0] for e in errors):
+            self._inc(f"rejected/{field}")
+        doc = {
+            "url": str(item.get("url") or item.get("fetched_url") or ""),
+            "portal": str(item.get("portal") or ""),
+            "errors": errors,
+            "item": _as_scraped(item, self.max_field),
+            "at": datetime.now(UTC),
+        }
+        logger.warning(
+            "rejected %s: %s",
+            doc["url"],
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+        )
+        await self.store.add_reject(doc)

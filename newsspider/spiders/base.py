@@ -1,0 +1,361 @@
+"""The one spider class every declared portal runs on.
+
+Spiders navigate; extraction is pure (``newsspider.extract``).  A portal spider
+walks the listing pages, asks the store which listed articles it already has
+(one batched ``_id`` query per listing page), requests the rest, chains the
+pages of multi-page articles as Scrapy requests, and yields one item dict per
+article (see ``newsspider.models.Article`` for its fields).
+
+Spider arguments (CONTRACT §2): ``start_url``, ``max_pages``, ``since``,
+``render=js``, ``full=1``.
+
+Stats: ``newsspider/spider/listing_pages``, ``…/articles_listed``,
+``…/articles_known`` (skipped, already stored), ``…/articles_requested``,
+``…/older_than_since``, ``…/pagination_stopped/<reason>``,
+``…/article_pages``, ``…/fetch_failed``, ``…/fetch_failed/<reason>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, time
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from newsspider.extract import decode_html, parse_article, parse_listing
+from newsspider.extract.listing import ListingItem, page_url
+from newsspider.portals.base import Portal
+from newsspider.runtime import configure_crawler
+from newsspider.urls import canonicalize
+
+logger = logging.getLogger(__name__)
+
+MAX_ARTICLE_PAGES = 50
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+class SpiderArgumentError(ValueError):
+    """A ``-a name=value`` spider argument is invalid; the message says which and why."""
+
+
+def _parse_since(value: str | None) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise SpiderArgumentError(f"-a since must be YYYY-MM-DD, got {value!r}") from exc
+
+
+def _parse_max_pages(value: object, default: int) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        pages = int(str(value))
+    except ValueError as exc:
+        raise SpiderArgumentError(f"-a max_pages must be a whole number, got {value!r}") from exc
+    if pages < 1:
+        raise SpiderArgumentError(f"-a max_pages must be at least 1, got {pages}")
+    return pages
+
+
+def _parse_flag(name: str, value: object) -> bool:
+    text = str(value).strip().lower() if value is not None else ""
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise SpiderArgumentError(f"-a {name} must be 1 or 0, got {value!r}")
+
+
+def _parse_render(value: object) -> bool:
+    if value in (None, "", "html", "none"):
+        return False
+    if value == "js":
+        return True
+    raise SpiderArgumentError(f"-a render must be 'js' (or omitted), got {value!r}")
+
+
+def _page_text(response: Response, fallback: str | None) -> str:
+    text, _ = decode_html(
+        response.body, response.headers.get("Content-Type", b"").decode("latin-1"), fallback
+    )
+    return text
+
+
+class PortalSpider(scrapy.Spider):
+    """Crawl one :class:`~newsspider.portals.base.Portal`; subclasses set ``portal``."""
+
+    portal: Portal
+
+    def __init__(
+        self,
+        start_url: str | None = None,
+        max_pages: str | int | None = None,
+        since: str | None = None,
+        render: str | None = None,
+        full: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        portal = self.portal
+        self.max_pages = _parse_max_pages(max_pages, portal.max_pages)
+        self.since = _parse_since(since)
+        self.since_utc = (
+            datetime.combine(self.since, time.min, tzinfo=portal.tz).astimezone(UTC)
+            if self.since
+            else None
+        )
+        self.render_js = _parse_render(render) or portal.render_js
+        self.full = _parse_flag("full", full)
+        self.canonical_rules = portal.canonical
+        if start_url:
+            parts = urlsplit(start_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise SpiderArgumentError(
+                    f"-a start_url must be an absolute http(s) URL, got {start_url!r}"
+                )
+            self.start_urls = [start_url]
+            # The spider follows links on the start URL's host only.
+            self.allowed_domains = [parts.hostname]
+            self.canonical_rules = replace(
+                portal.canonical,
+                domains=(parts.hostname,),
+                scheme=parts.scheme,
+                host_aliases=(),
+            )
+        else:
+            self.start_urls = list(portal.start_urls)
+            self.allowed_domains = list(portal.allowed_domains)
+        self._store: Any = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # Settings are still open here: switch on the browser or Redis when asked.
+        configure_crawler(crawler, render_js=spider.render_js)
+        return spider
+
+    # -- helpers -----------------------------------------------------------
+
+    def _stat(self, key: str, count: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newsspider/spider/{key}", count, spider=self)
+
+    def _canonical(self, url: str) -> str:
+        return canonicalize(url, self.canonical_rules)
+
+    def _request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
+        meta = kwargs.pop("meta", {})
+        if self.render_js:
+            from newsspider.runtime import playwright_meta
+
+            meta.update(playwright_meta(self.crawler.settings))
+        return scrapy.Request(url, callback=callback, meta=meta, **kwargs)
+
+    def _store_for_lookup(self) -> Any:
+        if self._store is None:
+            from newsspider.store.store import Store
+
+            self._store = Store.for_crawler(self.crawler)
+        return self._store
+
+    # -- navigation --------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.start_urls:
+            yield self._request(
+                url,
+                self.parse_listing,
+                cb_kwargs={"page_no": 1, "first_url": url},
+                errback=self.listing_failed,
+                dont_filter=True,
+            )
+
+    async def parse_listing(
+        self, response: Response, page_no: int, first_url: str
+    ) -> AsyncIterator[Any]:
+        self._stat("listing_pages")
+        page = parse_listing(_page_text(response, self.portal.encoding), response.url, self.portal)
+        if not page.items:
+            logger.warning("no articles found on listing page %s", response.url)
+            self._stat("listing_pages_empty")
+        self._stat("articles_listed", len(page.items))
+
+        fresh: list[tuple[str, ListingItem]] = []
+        older = 0
+        for item in page.items:
+            if self.since_utc and item.published_at and item.published_at < self.since_utc:
+                older += 1
+                continue
+            try:
+                fresh.append((self._canonical(item.url), item))
+            except ValueError:
+                self._stat("bad_links")
+        if older:
+            self._stat("older_than_since", older)
+
+        known: set[str] = set()
+        if fresh and not self.full:
+            known = await self._store_for_lookup().known_ids(sorted({u for u, _ in fresh}))
+        if known:
+            self._stat("articles_known", sum(1 for u, _ in fresh if u in known))
+        for canonical, item in fresh:
+            if canonical in known:
+                continue
+            self._stat("articles_requested")
+            yield self._request(
+                item.url,
+                self.parse_article,
+                cb_kwargs={"listing": item, "canonical": canonical},
+                errback=self.article_failed,
+            )
+
+        stop = None
+        if page_no >= self.max_pages:
+            stop = "max_pages"
+        elif older:
+            stop = "since"
+        elif fresh and all(u in known for u, _ in fresh):
+            stop = "all_known"
+        elif not page.items:
+            stop = "empty_page"
+        if stop:
+            self._stat(f"pagination_stopped/{stop}")
+            return
+        next_url = page.next_url or page_url(self.portal, first_url, page_no + 1)
+        if next_url:
+            yield self._request(
+                next_url,
+                self.parse_listing,
+                cb_kwargs={"page_no": page_no + 1, "first_url": first_url},
+                errback=self.listing_failed,
+            )
+
+    def parse_article(
+        self, response: Response, listing: ListingItem, canonical: str
+    ) -> Iterator[Any]:
+        state: dict[str, Any] = {
+            "listing": listing,
+            "canonical": canonical,
+            "fetched_url": listing.url,
+            "first": None,
+            "bodies": [],
+            "visited": [],
+        }
+        yield from self._article_page(response, state)
+
+    def parse_article_page(self, response: Response, state: dict[str, Any]) -> Iterator[Any]:
+        yield from self._article_page(response, state)
+
+    def _article_page(self, response: Response, state: dict[str, Any]) -> Iterator[Any]:
+        self._stat("article_pages")
+        page = parse_article(_page_text(response, self.portal.encoding), response.url, self.portal)
+        state["visited"].append(response.url)
+        if state["first"] is None:
+            state["first"] = page
+        state["bodies"].append(page.body_html or "")
+        next_url = page.next_url
+        if (
+            next_url
+            and next_url not in state["visited"]
+            and len(state["visited"]) < MAX_ARTICLE_PAGES
+        ):
+            yield self._request(
+                next_url,
+                self.parse_article_page,
+                cb_kwargs={"state": state},
+                errback=self.article_page_failed,
+                dont_filter=True,
+            )
+            return
+        item = self._item(state)
+        if item is not None:
+            yield item
+
+    def _item(
+        self, state: dict[str, Any], errors: list[dict[str, str]] | None = None
+    ) -> dict[str, Any] | None:
+        """The article item; ``None`` when it is older than ``-a since``."""
+        portal = self.portal
+        first = state["first"]
+        listing: ListingItem = state["listing"]
+        published_at = first.published_at if first else None
+        published_raw = first.published_raw if first else None
+        if published_at is None and published_raw is None and listing.published_at:
+            published_at, published_raw = listing.published_at, listing.date_raw
+        item: dict[str, Any] = {
+            "url": state["canonical"],
+            "fetched_url": state["fetched_url"],
+            "portal": self.name,
+            "site_name": portal.site_name,
+            "channel": portal.channel,
+            "categories": list(portal.categories),
+            "language": portal.language,
+            "title": (first.title if first and first.title else None) or listing.title or "",
+            "author": first.author if first else None,
+            "published_raw": published_raw or "",
+            "published_at": published_at,
+            "raw_body_html": "\n".join(b for b in state["bodies"] if b),
+            "summary": listing.summary,
+            "pages": max(1, len(state["bodies"])),
+        }
+        if errors:
+            item["_errors"] = errors
+            return item
+        if self.since_utc and published_at is not None and published_at < self.since_utc:
+            self._stat("older_than_since")
+            return None
+        return item
+
+    # -- failures ----------------------------------------------------------
+
+    def _failure_reason(self, failure: Failure) -> tuple[str, str]:
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            return f"http_{status}", f"HTTP {status}"
+        name = failure.type.__name__ if failure.type else "error"
+        return name, f"{name}: {failure.getErrorMessage()}"
+
+    def listing_failed(self, failure: Failure) -> None:
+        key, message = self._failure_reason(failure)
+        self._stat("fetch_failed")
+        self._stat(f"fetch_failed/{key}")
+        logger.error("listing page %s failed: %s", failure.request.url, message)
+
+    def article_failed(self, failure: Failure) -> Iterator[dict]:
+        key, message = self._failure_reason(failure)
+        self._stat("fetch_failed")
+        self._stat(f"fetch_failed/{key}")
+        kwargs = failure.request.cb_kwargs
+        listing: ListingItem = kwargs["listing"]
+        logger.warning("article %s failed: %s", failure.request.url, message)
+        state = {
+            "listing": listing,
+            "canonical": kwargs["canonical"],
+            "fetched_url": listing.url,
+            "first": None,
+            "bodies": [],
+            "visited": [],
+        }
+        reason = f"{message} from {failure.request.url}"
+        yield self._item(state, [{"field": "fetch", "message": reason}])
+
+    def article_page_failed(self, failure: Failure) -> Iterator[dict]:
+        key, message = self._failure_reason(failure)
+        self._stat("fetch_failed")
+        self._stat(f"fetch_failed/{key}")
+        state = failure.request.cb_kwargs["state"]
+        page_no = len(state["visited"]) + 1
+        logger.warning("page %d of article %s failed: %s", page_no, state["canonical"], message)
+        reason = f"page {page_no} failed: {message} from {failure.request.url}"
+        yield self._item(state, [{"field": "fetch", "message": reason}])

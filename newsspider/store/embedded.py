@@ -1,0 +1,163 @@
+"""The embedded MongoDB-compatible store: an nx-27017 process on loopback.
+
+Used when ``MONGO_URI`` is unset (crawls, ``newsspider store``, the tests).
+nx-27017 speaks MongoDB's wire protocol over SQLite; it keeps one ``<db>.db``
+file per database under the data directory.  It is a child process, never
+started at import time, and always stopped by :meth:`EmbeddedStore.stop`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+logger = logging.getLogger(__name__)
+
+
+class StoreStartError(RuntimeError):
+    """The embedded store did not come up; the message says why and where its log is."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _nx_command() -> list[str]:
+    exe = Path(sys.executable).with_name("nx-27017")
+    if exe.exists():
+        return [str(exe)]
+    found = shutil.which("nx-27017")
+    if found:
+        return [found]
+    raise StoreStartError(
+        "nx-27017 is not installed: pip install nx-27017 (or set MONGO_URI to a real MongoDB)"
+    )
+
+
+class EmbeddedStore:
+    """Start, wait for, and stop one nx-27017 server.
+
+    ``port=0`` picks a free loopback port.  The URI is ``mongodb://host:port``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        port: int = 0,
+        host: str = "127.0.0.1",
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.host = host
+        self.port = port or free_port(host)
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"mongodb://{self.host}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "nx-27017.log"
+
+    def start(self) -> str:
+        """Start the server and return its URI once it answers a ping."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = _nx_command() + [
+            "--data-dir", str(self.data_dir),
+            "--host", self.host,
+            "--port", str(self.port),
+            "--log-file", str(self.log_path),
+            "--pid-file", str(self.data_dir / f"nx-27017-{self.port}.pid"),
+        ]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self._wait_until_ready()
+        logger.info("embedded store (nx-27017) listening at %s, data in %s", self.uri, self.data_dir)
+        return self.uri
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise StoreStartError(
+                    f"nx-27017 exited with code {self.process.returncode} at start; "
+                    f"see {self.log_path}"
+                )
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    pass
+            except OSError:
+                time.sleep(0.05)
+                continue
+            if self._ping():
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise StoreStartError(
+            f"nx-27017 did not answer on {self.uri} within {self.start_timeout:.0f}s; "
+            f"see {self.log_path}"
+        )
+
+    def _ping(self) -> bool:
+        from pymongo import MongoClient
+        from pymongo.errors import PyMongoError
+
+        client: MongoClient = MongoClient(self.uri, serverSelectionTimeoutMS=1000)
+        try:
+            client.admin.command("ping")
+            return True
+        except PyMongoError:
+            return False
+        finally:
+            client.close()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the server (fault-injection tests)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> EmbeddedStore:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
