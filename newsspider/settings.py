@@ -59,9 +59,10 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 5
 # No telnet console and no RemoteControl extension: both execute code on request.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 EXTENSIONS: dict[str, int | None] = {
     "scrapy.extensions.telnet.TelnetConsole": None,
-    "scrapy.extensions.remotecontrol.RemoteControl": None,
+    "scrapy.extensions.remote_control.RemoteControl": None,
 }
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
@@ -125,3 +126,73 @@ ITEM_PIPELINES.update(
     }
 )
 EXTENSIONS.update({"newsspider.extensions.runs.RunsRecorder": 500})
+
+# --- deploy: scheduler, Redis scale-out, monitor (scheduler.py, scaleout.py, extensions/monitor.py) ---
+# `newsspider schedule`: "portal=CRON;portal=CRON", e.g. "ofweek=*/30 * * * *;zaker=0 * * * *".
+NEWSSPIDER_SCHEDULE = _env("NEWSSPIDER_SCHEDULE", "")
+# Command run for a due portal (shell words; {portal} is replaced, else the portal is appended).
+NEWSSPIDER_SCHEDULE_COMMAND = _env("NEWSSPIDER_SCHEDULE_COMMAND", "")
+# Time zone the schedule's cron expressions are read in.
+NEWSSPIDER_SCHEDULE_TZ = _env("NEWSSPIDER_SCHEDULE_TZ", "UTC")
+# Seconds a stopping scheduler lets running crawls finish (after passing SIGTERM on) before killing.
+NEWSSPIDER_SCHEDULE_STOP_TIMEOUT = float(_env("NEWSSPIDER_SCHEDULE_STOP_TIMEOUT", 60))
+# Name shared by every worker of one Redis crawl (default: the portal name); keys are newsspider:<id>:*.
+NEWSSPIDER_CRAWL_ID = _env("NEWSSPIDER_CRAWL_ID", "")
+# Seconds the shared crawl must be idle (empty queue, every worker idle) before the workers stop.
+NEWSSPIDER_REDIS_IDLE_SECONDS = float(_env("NEWSSPIDER_REDIS_IDLE_SECONDS", 10))
+# Seconds between a worker's heartbeats in Redis.
+NEWSSPIDER_REDIS_HEARTBEAT_SECONDS = float(_env("NEWSSPIDER_REDIS_HEARTBEAT_SECONDS", 0.5))
+# Seconds without a heartbeat after which a worker counts as gone (crashed or killed).
+NEWSSPIDER_REDIS_WORKER_TIMEOUT = float(_env("NEWSSPIDER_REDIS_WORKER_TIMEOUT", 60))
+# Seconds an abandoned crawl's Redis keys live (refreshed by every heartbeat; a finished crawl deletes them).
+NEWSSPIDER_REDIS_KEY_TTL = int(_env("NEWSSPIDER_REDIS_KEY_TTL", 86400))
+# Health checks at the end of every crawl; a failed one makes `newsspider crawl` exit 1.
+NEWSSPIDER_MONITOR_ENABLED = str(_env("NEWSSPIDER_MONITOR_ENABLED", "true")).lower() in ("1", "true", "yes")
+# Fewest articles a run must see (scraped + already stored); 0 switches the check off.
+NEWSSPIDER_MONITOR_MIN_ITEMS = int(_env("NEWSSPIDER_MONITOR_MIN_ITEMS", 1))
+# Most ERROR log lines per downloaded response.
+NEWSSPIDER_MONITOR_MAX_ERROR_RATIO = float(_env("NEWSSPIDER_MONITOR_MAX_ERROR_RATIO", 0.1))
+# Most rejected items per item the spider yielded.
+NEWSSPIDER_MONITOR_MAX_REJECT_RATIO = float(_env("NEWSSPIDER_MONITOR_MAX_REJECT_RATIO", 0.25))
+# Finish reasons that count as a healthy end (comma-separated).
+NEWSSPIDER_MONITOR_FINISH_REASONS = _env(
+    "NEWSSPIDER_MONITOR_FINISH_REASONS", "finished,closespider_itemcount"
+)
+# Before RunsRecorder (500), so its `runs` document carries the checks' outcome.
+EXTENSIONS.update({"newsspider.extensions.monitor.CrawlMonitor": 400})
+
+# --- normalize & images (newsspider/normalize, pipelines/images.py, normalize.py, download.py) ---
+# Extra image proxy wrappers to unwrap, comma-separated: "host/path?" (the whole query is the
+# original URL) or "host/path?param" (the param's value is); host "*" = any host.
+NEWSSPIDER_IMAGE_PROXIES = _env("NEWSSPIDER_IMAGE_PROXIES", "")
+# Extra regexes (comma-separated) for placeholder image file names (last path segment).
+NEWSSPIDER_IMAGE_PLACEHOLDERS = _env("NEWSSPIDER_IMAGE_PLACEHOLDERS", "")
+# Longest summary taken from the first paragraph when the listing gave none.
+NEWSSPIDER_SUMMARY_MAX_CHARS = int(_env("NEWSSPIDER_SUMMARY_MAX_CHARS", 200))
+# Download body images into this store (a path or s3://bucket/prefix); empty = off.
+NEWSSPIDER_IMAGES_STORE = _env("NEWSSPIDER_IMAGES_STORE", "")
+# Rewrite body <img src> to this base URL + stored path; empty = keep the original URLs.
+NEWSSPIDER_IMAGES_BASE_URL = _env("NEWSSPIDER_IMAGES_BASE_URL", "")
+# Let image downloads reach loopback/private/link-local addresses (turns the SSRF guard off).
+NEWSSPIDER_IMAGES_ALLOW_PRIVATE = str(_env("NEWSSPIDER_IMAGES_ALLOW_PRIVATE", "false")).lower() in (
+    "1", "true", "yes",
+)
+ITEM_PIPELINES.update(
+    {
+        "newsspider.pipelines.images.ImageResolvePipeline": 100,
+        "newsspider.pipelines.normalize.NormalizePipeline": 200,
+        "newsspider.pipelines.download.ImageDownloadPipeline": 250,
+    }
+)
+
+# --- feed spider & render=js (spiders/feed.py, extract/feed.py, extract/auto.py, runtime.py) ---
+# Feed/sitemap documents the `feed` spider walks (index + children, RFC 5005 pages) unless -a max_pages.
+NEWSSPIDER_FEED_MAX_DOCUMENTS = int(_env("NEWSSPIDER_FEED_MAX_DOCUMENTS", 20))
+# Text characters a feed entry's content:encoded/Atom content needs to be taken as the whole article.
+NEWSSPIDER_FEED_FULL_CONTENT_CHARS = int(_env("NEWSSPIDER_FEED_FULL_CONTENT_CHARS", 300))
+# Largest decompressed size of a gzipped sitemap (bytes).
+NEWSSPIDER_FEED_MAX_SITEMAP_BYTES = int(_env("NEWSSPIDER_FEED_MAX_SITEMAP_BYTES", 50 * 1024 * 1024))
+# render=js: after `load`, wait at most this long (ms) for the page to stop fetching; 0 = don't.
+NEWSSPIDER_JS_SETTLE_MS = int(_env("NEWSSPIDER_JS_SETTLE_MS", 3000))
+# Project scrapy commands: `scrapy crawl` checks spider arguments and Chromium before starting.
+COMMANDS_MODULE = "newsspider.commands"

@@ -55,3 +55,59 @@ def mongo_db(mongo_client: MongoClient, mongo_db_name: str):
     db = mongo_client[mongo_db_name]
     yield db
     mongo_client.drop_database(mongo_db_name)
+
+
+class CrawlResult:
+    def __init__(self, returncode: int, stdout: str, stderr: str, db) -> None:
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.db = db
+
+    def __repr__(self) -> str:
+        return f"CrawlResult(rc={self.returncode}, stderr tail={self.stderr[-3000:]!r})"
+
+
+def scrapy_crawl(
+    mongo_uri: str,
+    db_name: str,
+    data_dir: Path,
+    spider: str,
+    *args: str,
+    timeout: float = 240,
+    env: dict | None = None,
+    settings: dict | None = None,
+) -> tuple[int, str, str]:
+    """Run ``scrapy crawl <spider>`` as a user would: a subprocess, real store, real HTTP."""
+    import subprocess
+    import sys
+
+    cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", spider]
+    for arg in args:
+        cmd += ["-a", arg]
+    merged = {"AUTOTHROTTLE_ENABLED": "False", "LOG_LEVEL": "INFO", **(settings or {})}
+    for name, value in merged.items():
+        cmd += ["-s", f"{name}={value}"]
+    full_env = {
+        **os.environ,
+        "MONGO_URI": mongo_uri,
+        "MONGO_DATABASE": db_name,
+        "NEWSSPIDER_DATA_DIR": str(data_dir),
+        **(env or {}),
+    }
+    proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture
+def run_crawl(mongo_uri: str, mongo_db, tmp_path: Path):
+    """``run_crawl(spider, "name=value", …, settings={…})`` into this test's database."""
+
+    def run(spider: str, *args: str, **kwargs) -> CrawlResult:
+        code, out, err = scrapy_crawl(
+            mongo_uri, mongo_db.name, tmp_path / "data", spider, *args, **kwargs
+        )
+        return CrawlResult(code, out, err, mongo_db)
+
+    return run

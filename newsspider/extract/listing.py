@@ -28,6 +28,8 @@ class ListingItem:
 class ListingPage:
     items: list[ListingItem] = field(default_factory=list)
     next_url: str | None = None
+    # The page has a pagination block (so no next link means the last page).
+    has_pagination: bool = False
 
 
 def page_url(portal: Portal, first_page_url: str, n: int) -> str | None:
@@ -71,6 +73,7 @@ def parse_listing(html: str, url: str, portal: Portal) -> ListingPage:
                 published_at=published,
             )
         )
+    page.has_pagination = any(select(doc, selector) for selector in rules.pagination)
     next_href = first_value(doc, rules.next_page)
     if next_href and not next_href.startswith(("javascript:", "#")):
         page.next_url = urljoin(url, next_href)

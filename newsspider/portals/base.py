@@ -84,7 +84,10 @@ class ListingRules(_Strict):
     date: list[Sel] = Field(default_factory=list)
     # The next listing page's link (href); tried before ``page_url``.
     next_page: list[Sel] = Field(default_factory=list)
-    # Page N's URL from page 1's, e.g. ``{base}-{n}.html`` where base is the URL without ``.html``.
+    # The pagination block: when present without a next link, this is the last page.
+    pagination: list[Sel] = Field(default_factory=list)
+    # Page N's URL from page 1's when the page has no pagination block at all,
+    # e.g. ``{stem}-{n}.html`` (stem: page 1's URL without ``.html``).
     page_url: str | None = None
 
     @field_validator("page_url")

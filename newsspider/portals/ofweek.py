@@ -84,6 +84,7 @@ PORTAL = define(
             "//div[contains(@class,'page')]//a[normalize-space(.)='下一页']/@href",
             "div.page a.next::attr(href)",
         ],
+        pagination=["div.page", "div.pages", "#pages"],
         page_url="{stem}-{n}.html",
     ),
     article=OFWEEK_ARTICLE,

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -92,7 +93,64 @@ def _page_text(response: Response, fallback: str | None) -> str:
     return text
 
 
-class PortalSpider(scrapy.Spider):
+class NewsSpider(scrapy.Spider):
+    """What every newsspider spider shares: browser/Redis wiring, stats, requests, store lookups.
+
+    Subclasses set ``render_js`` in ``__init__`` (from ``-a render=js``).
+    """
+
+    render_js: bool = False
+    _store: Any = None
+
+    @classmethod
+    def check_arguments(cls, settings: BaseSettings, **kwargs: Any) -> None:
+        """Fail before the crawl starts, with a message instead of a traceback.
+
+        Raises :class:`SpiderArgumentError` for a bad ``-a`` argument and
+        ``RenderUnavailableError`` when ``render=js`` cannot run here.  Called by
+        ``scrapy crawl`` (``newsspider.commands.crawl``) and ``newsspider crawl``.
+        """
+        spider = cls(**kwargs)
+        if spider.render_js:
+            from newsspider.runtime import require_browser
+
+            require_browser(settings)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # Settings are still open here: switch on the browser or Redis when asked.
+        configure_crawler(crawler, render_js=spider.render_js)
+        return spider
+
+    def _stat(self, key: str, count: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newsspider/spider/{key}", count)
+
+    def _request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
+        meta = kwargs.pop("meta", {})
+        if self.render_js:
+            from newsspider.runtime import playwright_meta
+
+            meta.update(playwright_meta(self.crawler.settings))
+        return scrapy.Request(url, callback=callback, meta=meta, **kwargs)
+
+    def _store_for_lookup(self) -> Any:
+        if self._store is None:
+            from newsspider.store.store import Store
+
+            self._store = Store.for_crawler(self.crawler)
+        return self._store
+
+    def _failure_reason(self, failure: Failure) -> tuple[str, str]:
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            return f"http_{status}", f"HTTP {status}"
+        name = failure.type.__name__ if failure.type else "error"
+        return name, f"{name}: {failure.getErrorMessage()}"
+
+
+class PortalSpider(NewsSpider):
     """Crawl one :class:`~newsspider.portals.base.Portal`; subclasses set ``portal``."""
 
     portal: Portal
@@ -138,36 +196,10 @@ class PortalSpider(scrapy.Spider):
             self.allowed_domains = list(portal.allowed_domains)
         self._store: Any = None
 
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> PortalSpider:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        # Settings are still open here: switch on the browser or Redis when asked.
-        configure_crawler(crawler, render_js=spider.render_js)
-        return spider
-
     # -- helpers -----------------------------------------------------------
-
-    def _stat(self, key: str, count: int = 1) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"newsspider/spider/{key}", count, spider=self)
 
     def _canonical(self, url: str) -> str:
         return canonicalize(url, self.canonical_rules)
-
-    def _request(self, url: str, callback: Any, **kwargs: Any) -> scrapy.Request:
-        meta = kwargs.pop("meta", {})
-        if self.render_js:
-            from newsspider.runtime import playwright_meta
-
-            meta.update(playwright_meta(self.crawler.settings))
-        return scrapy.Request(url, callback=callback, meta=meta, **kwargs)
-
-    def _store_for_lookup(self) -> Any:
-        if self._store is None:
-            from newsspider.store.store import Store
-
-            self._store = Store.for_crawler(self.crawler)
-        return self._store
 
     # -- navigation --------------------------------------------------------
 
@@ -232,8 +264,12 @@ class PortalSpider(scrapy.Spider):
         if stop:
             self._stat(f"pagination_stopped/{stop}")
             return
-        next_url = page.next_url or page_url(self.portal, first_url, page_no + 1)
-        if next_url:
+        next_url = page.next_url
+        if next_url is None and not page.has_pagination:
+            next_url = page_url(self.portal, first_url, page_no + 1)
+        if next_url is None:
+            self._stat("pagination_stopped/last_page")
+        else:
             yield self._request(
                 next_url,
                 self.parse_listing,
@@ -319,15 +355,14 @@ class PortalSpider(scrapy.Spider):
 
     # -- failures ----------------------------------------------------------
 
-    def _failure_reason(self, failure: Failure) -> tuple[str, str]:
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            return f"http_{status}", f"HTTP {status}"
-        name = failure.type.__name__ if failure.type else "error"
-        return name, f"{name}: {failure.getErrorMessage()}"
-
     def listing_failed(self, failure: Failure) -> None:
         key, message = self._failure_reason(failure)
+        page_no = failure.request.cb_kwargs.get("page_no", 1)
+        if key == "http_404" and page_no > 1:
+            # A page guessed from the URL pattern past the end of the list.
+            self._stat("pagination_stopped/not_found")
+            logger.info("listing page %s not found: end of the list", failure.request.url)
+            return
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
         logger.error("listing page %s failed: %s", failure.request.url, message)

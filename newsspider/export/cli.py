@@ -1,0 +1,136 @@
+"""``newsspider export {hexo,jsonl,rss}``: the argparse half the lead's CLI mounts.
+
+    parser = argparse.ArgumentParser(prog="newsspider")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    add_export_parser(subparsers)
+    args = parser.parse_args()
+    ...connect / start the embedded store...
+    return run_export(args, db)
+
+Bad ``--image-proxy`` templates and ``--since`` dates are rejected by argparse itself
+(exit status 2 with the reason), before any store is started.
+
+Settings read: none.  Stats written: none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from newsspider.export.hexo import SEED_IMAGE_PROXY, export_hexo, validate_image_proxy
+from newsspider.export.jsonl import export_jsonl
+from newsspider.export.rss import export_rss
+from newsspider.export.source import DEFAULT_BATCH_SIZE, parse_since
+
+
+def _since_arg(value: str) -> str:
+    try:
+        parse_since(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return value
+
+
+def _image_proxy_arg(value: str) -> str:
+    try:
+        validate_image_proxy(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return value
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from exc
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {number}")
+    return number
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--portal", metavar="P", help="only this portal's articles (spider name)")
+    parser.add_argument(
+        "--since",
+        metavar="YYYY-MM-DD",
+        type=_since_arg,
+        help="only articles published on or after this day (UTC midnight)",
+    )
+    parser.add_argument(
+        "--limit", type=_positive_int, default=0, help="at most this many, newest first (0 = all)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=DEFAULT_BATCH_SIZE,
+        help=f"documents per cursor batch (default {DEFAULT_BATCH_SIZE})",
+    )
+
+
+def add_export_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``export`` with its ``hexo``/``jsonl``/``rss`` sub-commands; returns the parser."""
+    export = subparsers.add_parser(
+        "export", help="write stored articles as Hexo posts, JSON Lines or RSS"
+    )
+    formats = export.add_subparsers(dest="export_format", metavar="{hexo,jsonl,rss}", required=True)
+
+    hexo = formats.add_parser("hexo", help="one Markdown post per article (the seed post's format)")
+    hexo.add_argument("--out", required=True, metavar="DIR", help="directory for the posts")
+    hexo.add_argument(
+        "--image-proxy",
+        metavar="TEMPLATE",
+        type=_image_proxy_arg,
+        help=f"wrap every image URL, e.g. {SEED_IMAGE_PROXY!r}",
+    )
+    _common(hexo)
+
+    jsonl = formats.add_parser("jsonl", help="one JSON document per line")
+    jsonl.add_argument("--out", required=True, metavar="FILE", help="output file, - for stdout")
+    _common(jsonl)
+
+    rss = formats.add_parser("rss", help="an RSS 2.0 feed with full content")
+    rss.add_argument("--out", required=True, metavar="FILE", help="output file, - for stdout")
+    rss.add_argument("--title", help="channel title (default: the portal's site name)")
+    rss.add_argument("--link", help="channel link (default: the newest article's site)")
+    rss.add_argument("--description", help="channel description")
+    _common(rss)
+
+    return export
+
+
+def run_export(args: argparse.Namespace, db: Any = None) -> int:
+    """Run the parsed ``export`` command against ``db`` (else ``args.db``); exit status."""
+    if db is None:
+        db = getattr(args, "db", None)
+    if db is None:
+        raise ValueError("run_export needs a pymongo Database (argument db or args.db)")
+    common = {
+        "portal": args.portal,
+        "since": args.since,
+        "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
+        "limit": args.limit,
+    }
+    if args.export_format == "hexo":
+        count = export_hexo(db, args.out, image_proxy=args.image_proxy, **common)
+        what = "posts"
+    elif args.export_format == "jsonl":
+        count = export_jsonl(db, args.out, **common)
+        what = "documents"
+    elif args.export_format == "rss":
+        count = export_rss(
+            db,
+            args.out,
+            title=args.title,
+            link=args.link,
+            description=args.description,
+            **common,
+        )
+        what = "items"
+    else:
+        raise ValueError(f"unknown export format {args.export_format!r}")
+    # stderr, so that `--out -` keeps stdout clean for the data.
+    print(f"exported {count} {what} to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,110 @@
+"""Sanitize the body and derive its text and fingerprints (ITEM_PIPELINES 200).
+
+Reads ``body_html`` (from :class:`~newsspider.pipelines.images.ImageResolvePipeline`;
+falls back to ``raw_body_html`` when that pipeline is off) and ``fetched_url``;
+writes ``body_html`` (contract §5), ``body_text``, ``content_hash``,
+``simhash`` (signed int64), ``summary`` from the first paragraph when it is
+None, and ``images``/``lead_image`` when the image pipeline did not run.
+Per-portal rules: ``spider.portal.body_rules``.
+
+An item whose body cannot be normalized gets ``item["_errors"] = [{"field":
+"body_html", "message": …}]`` and goes on to the validator, which records it in
+``rejects``.  An empty body is normalized to empty text; the validator rejects
+it as "article body is empty".  Items that already carry ``_errors`` pass through.
+
+Settings: ``NEWSSPIDER_SUMMARY_MAX_CHARS``, plus the image settings read by
+:func:`~newsspider.pipelines.images.image_config_from_settings`.
+
+Stats: ``newsspider/normalize/items``, ``newsspider/normalize/dropped_elements``,
+``newsspider/normalize/unwrapped``, ``newsspider/normalize/emails_decoded``,
+``newsspider/normalize/sanitizer_changed``, ``newsspider/normalize/summary_filled``,
+``newsspider/normalize/failed/<reason>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+from scrapy.crawler import Crawler
+
+from newsspider.normalize.html import normalize_body
+from newsspider.normalize.images import ImageConfig
+from newsspider.normalize.text import content_hash, simhash64
+from newsspider.pipelines.images import image_config_from_settings, portal_body_rules
+
+__all__ = ["NormalizePipeline"]
+
+_STAT = "newsspider/normalize/"
+
+
+class NormalizePipeline:
+    def __init__(self, crawler: Crawler, config: ImageConfig, summary_max_chars: int) -> None:
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.config = config
+        self.summary_max_chars = summary_max_chars
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> NormalizePipeline:
+        settings = crawler.settings
+        return cls(
+            crawler,
+            image_config_from_settings(settings),
+            settings.getint("NEWSSPIDER_SUMMARY_MAX_CHARS", 200),
+        )
+
+    def _reject(self, item: Any, reason: str, message: str) -> Any:
+        self.stats.inc_value(f"{_STAT}failed/{reason}")
+        item.setdefault("_errors", []).append({"field": "body_html", "message": message})
+        return item
+
+    def process_item(self, item: Any) -> Any:
+        if item.get("_errors"):
+            return item
+        html = item.get("body_html")
+        if html is None:
+            html = item.get("raw_body_html")
+        if not isinstance(html, str):
+            return self._reject(item, "no_body", "the article has no body HTML")
+        base_url = item.get("fetched_url") or item.get("url")
+        try:
+            result = normalize_body(html, base_url, portal_body_rules(self.crawler), self.config)
+            text = result.text
+            fingerprint = simhash64(text)
+        except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
+            # normalize_body handles parser failures itself; anything reaching
+            # here is a normalizer bug on this input, reported, never fatal.
+            return self._reject(
+                item, "error", f"normalization failed ({type(exc).__name__}: {exc})"
+            )
+        if result.events["parse_failed"] and html.strip():
+            return self._reject(item, "parse_failed", "the body HTML could not be parsed")
+        if not text and not result.images:
+            self.stats.inc_value(_STAT + "empty")
+        item["body_html"] = result.html
+        item["body_text"] = text
+        item["content_hash"] = content_hash(text)
+        item["simhash"] = fingerprint
+        if "images" not in item:
+            item["images"] = result.images
+            item["lead_image"] = result.lead_image
+        if item.get("summary") is None and text:
+            item["summary"] = self._summary(text)
+            self.stats.inc_value(_STAT + "summary_filled")
+        self.stats.inc_value(_STAT + "items")
+        for event, stat in (
+            ("dropped", "dropped_elements"),
+            ("unwrapped", "unwrapped"),
+            ("emails_decoded", "emails_decoded"),
+            ("sanitizer_changed", "sanitizer_changed"),
+        ):
+            if result.events[event]:
+                self.stats.inc_value(_STAT + stat, result.events[event])
+        return item
+
+    def _summary(self, text: str) -> str:
+        first = text.split("\n", 1)[0]
+        if len(first) <= self.summary_max_chars:
+            return first
+        return first[: self.summary_max_chars - 1].rstrip() + "…"
