@@ -99,11 +99,16 @@ def run_crawl(
         settings.set("EXTENSIONS", extensions, priority="cmdline")
     process = CrawlerProcess(settings, install_root_handler=True)
     crawler = process.create_crawler(portal)
+    # The spider is created inside the running crawl, where an error is a traceback:
+    # check the arguments and the browser first (newsspider.spiders.base.NewsSpider).
+    from newsspider.runtime import RenderUnavailableError
+
     try:
-        process.crawl(crawler, **spider_args)
-    except SpiderArgumentError as exc:
+        crawler.spidercls.check_arguments(crawler.settings, **spider_args)
+    except (SpiderArgumentError, RenderUnavailableError) as exc:
         print(f"newsspider: {exc}", file=sys.stderr)
         return EXIT_USAGE, {}
+    process.crawl(crawler, **spider_args)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     return crawl_exit_code(crawler, stats), stats
@@ -112,7 +117,7 @@ def run_crawl(
 def crawl_exit_code(crawler: Any, stats: dict[str, Any]) -> int:
     if stats.get("newsspider/store/unavailable"):
         return EXIT_STORE
-    if stats.get("newsspider/store/journaled_pending") or stats.get("newsspider/monitor/failed"):
+    if stats.get("newsspider/store/journaled") or stats.get("newsspider/monitor/failed"):
         return EXIT_CHECKS
     if stats.get("finish_reason") not in ("finished", "closespider_itemcount", None):
         return EXIT_CHECKS

@@ -7,6 +7,7 @@ settings are still writable).  Reads ``REDIS_URL``, ``NEWSSPIDER_CHROMIUM``,
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from typing import Any
@@ -24,6 +25,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-dev-shm-usage",
 ]
+logger = logging.getLogger(__name__)
+
 _HEAVY_RESOURCES = frozenset({"image", "media", "font", "stylesheet"})
 
 
@@ -47,7 +50,8 @@ def abort_heavy_requests(request: Any) -> bool:
     return request.resource_type in _HEAVY_RESOURCES
 
 
-def enable_playwright(settings: BaseSettings) -> None:
+def require_browser(settings: BaseSettings) -> str:
+    """The Chromium to launch; raises :class:`RenderUnavailableError` saying what to install."""
     try:
         import scrapy_playwright  # noqa: F401
     except ImportError as exc:
@@ -56,10 +60,20 @@ def enable_playwright(settings: BaseSettings) -> None:
         ) from exc
     chromium = find_chromium(settings)
     if chromium is None:
-        raise RenderUnavailableError(
-            "render=js needs Chromium, which is not installed: apt-get install chromium "
-            "(Debian package 'chromium'), or set NEWSSPIDER_CHROMIUM to the browser's path"
+        configured = settings.get("NEWSSPIDER_CHROMIUM")
+        where = f"NEWSSPIDER_CHROMIUM={configured} does not exist" if configured else (
+            "no chromium, chromium-browser or google-chrome on PATH"
         )
+        raise RenderUnavailableError(
+            f"render=js needs Chromium, which is not installed ({where}): "
+            "apt-get install chromium (Debian package 'chromium'), "
+            "or set NEWSSPIDER_CHROMIUM to the browser's path"
+        )
+    return chromium
+
+
+def enable_playwright(settings: BaseSettings) -> None:
+    chromium = require_browser(settings)
     handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
     handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
     handlers.update({"http": handler, "https": handler})
@@ -87,16 +101,38 @@ def enable_playwright(settings: BaseSettings) -> None:
     # The browser does its own fetching; the asyncio reactor is already the default.
 
 
+async def settle(page: Any, timeout_ms: int) -> None:
+    """A PageMethod: after ``load``, wait until the page stops fetching (scripts that fill
+    the body from an API run after ``load``), but at most ``timeout_ms``."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        await page.wait_for_load_state("networkidle", timeout=timeout_ms)
+    except PlaywrightTimeoutError:
+        # A page that keeps polling never goes idle; its DOM is as rendered as it will get.
+        logger.debug("%s still busy after %d ms; taking the DOM as it is", page.url, timeout_ms)
+
+
 def playwright_meta(settings: BaseSettings) -> dict[str, Any]:
-    """Request meta that sends one request through the browser."""
-    return {"playwright": True}
+    """Request meta that sends one request through the browser.
+
+    The response body scrapy-playwright returns is the rendered DOM
+    (``page.content()``) after ``load`` and :func:`settle`.
+    """
+    from scrapy_playwright.page import PageMethod
+
+    settle_ms = settings.getint("NEWSSPIDER_JS_SETTLE_MS", 3000)
+    meta: dict[str, Any] = {"playwright": True}
+    if settle_ms > 0:
+        meta["playwright_page_methods"] = [PageMethod(settle, settle_ms)]
+    return meta
 
 
 def enable_redis(settings: BaseSettings, redis_url: str) -> None:
-    """One crawl shared by every process pointing at the same Redis (scrapy-redis)."""
-    settings.set("SCHEDULER", "scrapy_redis.scheduler.Scheduler", priority="spider")
-    settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="spider")
-    settings.set("REDIS_URL", redis_url, priority="spider")
+    """One crawl shared by every process pointing at the same Redis (see newsspider.scaleout)."""
+    from newsspider.scaleout import scale_out_settings
+
+    scale_out_settings(settings, redis_url)
 
 
 def configure_crawler(crawler: Crawler, *, render_js: bool) -> None:

@@ -196,3 +196,25 @@ NEWSSPIDER_FEED_MAX_SITEMAP_BYTES = int(_env("NEWSSPIDER_FEED_MAX_SITEMAP_BYTES"
 NEWSSPIDER_JS_SETTLE_MS = int(_env("NEWSSPIDER_JS_SETTLE_MS", 3000))
 # Project scrapy commands: `scrapy crawl` checks spider arguments and Chromium before starting.
 COMMANDS_MODULE = "newsspider.commands"
+
+# --- faults & recovery (downloadermiddlewares/retry.py, spiders/base.py) ---
+# Cut-short bodies (Content-Length mismatch) fail and are retried, never stored half.
+DOWNLOAD_FAIL_ON_DATALOSS = True
+# Seconds before the first retry of a failed page; doubled for each further retry.
+NEWSSPIDER_RETRY_BACKOFF_BASE = float(_env("NEWSSPIDER_RETRY_BACKOFF_BASE", 0.5))
+# Longest wait before one retry (also caps a portal's Retry-After).
+NEWSSPIDER_RETRY_BACKOFF_MAX = float(_env("NEWSSPIDER_RETRY_BACKOFF_MAX", 10))
+# Scrapy's retry and redirect, plus backoff and redirect-loop detection (same settings, same stats).
+DOWNLOADER_MIDDLEWARES.update(
+    {
+        "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+        "newsspider.downloadermiddlewares.retry.BackoffRetryMiddleware": 550,
+        "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+        "newsspider.downloadermiddlewares.retry.LoopSafeRedirectMiddleware": 600,
+    }
+)
+# A crawl that did not finish (killed, stopped, a listing page lost) is resumed by the next run:
+# it walks past listing pages whose articles are all stored (kept in the `crawl_state` collection).
+NEWSSPIDER_RESUME_ENABLED = str(_env("NEWSSPIDER_RESUME_ENABLED", "true")).lower() in (
+    "1", "true", "yes",
+)

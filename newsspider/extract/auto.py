@@ -12,6 +12,11 @@ page, so text trafilatura drops (bare text between ``<div>`` s, link-only
 paragraphs) and lazy-load image attributes survive for the normalize and
 image pipelines.  Otherwise trafilatura's own HTML output is the body.
 
+When trafilatura's text reads like page furniture rather than an article (see
+``_is_article_text``: little text, no long line, mostly short lines), the page has no body:
+trafilatura then returns the page's boilerplate (title, byline, disclaimer),
+e.g. on a page whose body a script inserts.
+
 Metadata: title, author, site name and description from trafilatura's
 ``extract_metadata``; the publication time from the page's machine-readable
 markers first (``article:published_time`` and friends, JSON-LD
@@ -28,6 +33,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
 import trafilatura
 from htmldate import find_date
@@ -54,7 +60,15 @@ _PRUNABLE = ("div", "section", "aside", "nav", "footer", "header", "form", "ul",
 PRUNE_MIN_CHARS = 40
 PRUNE_PROBE = 20
 
-TRAFILATURA_OPTIONS = {
+# Less main text than this (headings excluded) is no article: a teaser page, a paywall,
+# or a page whose body a script inserts (render=js).  Such pages get no body.
+MIN_BODY_CHARS = 80
+# ...or no line this long (bylines, tag lists, disclaimers are short), or under half
+# of the text in lines of LONG_LINE_CHARS.
+MIN_PARAGRAPH_CHARS = 40
+LONG_LINE_CHARS = 30
+
+TRAFILATURA_OPTIONS: dict[str, Any] = {
     "output_format": "html",
     "include_images": True,
     "include_links": True,
@@ -76,8 +90,9 @@ _META_DATE = etree.XPath(
 )
 _LD_JSON = etree.XPath("//script[@type='application/ld+json']/text()")
 _TIME = etree.XPath("//time[@datetime][1]/@datetime")
+_BLOCK_TAGS = ("p", "li", "div", "blockquote", "pre", "td", "dd", "tr", "br")
 _HTML_LANG = etree.XPath("/html/@lang")
-_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TITLES = etree.XPath("//h1|//title|//meta[@property='og:title']/@content")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +100,8 @@ class AutoArticle:
     """What automatic extraction found; every field may be missing."""
 
     body_html: str | None
-    # "container" (the page's own element), "trafilatura" (its HTML output) or "none".
+    # "container" (the page's own element), "trafilatura" (its HTML output),
+    # "too_short" (boilerplate only, see MIN_BODY_CHARS) or "none".
     method: str
     title: str | None
     author: str | None
@@ -190,7 +206,7 @@ def _trafilatura_body(extracted_html: str) -> str | None:
 
 
 def extract_main(html: str, url: str | None = None) -> tuple[str | None, str]:
-    """``(body HTML, method)`` of the page's main content; ``(None, "none")`` when there is none."""
+    """``(body HTML, method)`` of the page's main content; body ``None`` when there is none."""
     try:
         extracted = trafilatura.extract(html, url=url, **TRAFILATURA_OPTIONS)
     except (ValueError, etree.LxmlError) as exc:
@@ -200,12 +216,43 @@ def extract_main(html: str, url: str | None = None) -> tuple[str | None, str]:
     if not extracted:
         return None, "none"
     root = _parse(html)
+    if not _is_article_text(extracted, _titles(root)):
+        return None, "too_short"
     if root is not None:
         _clean(root)
         node = _container(root, extracted)
         if node is not None:
             return _inner_html(node), "container"
     return _trafilatura_body(extracted), "trafilatura"
+
+
+def _is_article_text(extracted_html: str, titles: frozenset[str]) -> bool:
+    """Whether trafilatura's output reads like an article rather than page furniture.
+
+    Counted per line, without headings, link text (previous/next and related
+    titles) and lines that repeat the page's title: at least ``MIN_BODY_CHARS``
+    in all, one line of ``MIN_PARAGRAPH_CHARS``, and most text in lines of
+    ``LONG_LINE_CHARS`` (a whole-page text dump is short lines: menus, bylines).
+    """
+    root = lxml_html.fragment_fromstring(extracted_html, create_parent="div")
+    for node in root.xpath(".//h1|.//h2|.//h3|.//a"):
+        # A line break in its place: text around a dropped link is not one long line.
+        node.tail = "\n" + (node.tail or "")
+        node.drop_tree()
+    for block in root.iter(*_BLOCK_TAGS):
+        block.tail = "\n" + (block.tail or "")
+    lines = [_squash(line) for line in root.text_content().split("\n")]
+    lines = [line for line in lines if line and line not in titles]
+    total = sum(len(line) for line in lines)
+    if total < MIN_BODY_CHARS or max(len(line) for line in lines) < MIN_PARAGRAPH_CHARS:
+        return False
+    return sum(len(line) for line in lines if len(line) >= LONG_LINE_CHARS) >= total * 0.5
+
+
+def _titles(root: lxml_html.HtmlElement | None) -> frozenset[str]:
+    if root is None:
+        return frozenset()
+    return frozenset(_squash(n if isinstance(n, str) else n.text_content()) for n in _TITLES(root))
 
 
 def parse_iso(value: str, default_tz: tzinfo = UTC) -> datetime | None:

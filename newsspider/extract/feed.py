@@ -42,7 +42,7 @@ _WS = re.compile(r"\s+")
 _TEASER_END = re.compile(
     r"(?:\.\.\.|…|\[…\]|\[\.\.\.\]|阅读全文|查看全文|阅读更多|全文>*|read more|continue reading"
     r"|more\s*»)\W*$",
-    re.I,
+    re.IGNORECASE,
 )
 _XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, recover=True, huge_tree=True, remove_comments=True

@@ -13,9 +13,10 @@ Two lookups, both without blocking the reactor:
   ``NEWSSPIDER_DEDUP_INDEX_SIZE`` entries) — an item is registered there
   *before* the store is asked, so two identical items in flight at once can't
   both pass, and articles enqueued but not yet flushed are still seen;
-* the store, off the reactor thread: ``content_hash`` equality, then
-  ``simhash_bands`` ``$in`` (four 16-bit bands; any hash within 3 bits shares
-  one) with the Hamming distance checked in Python — indexed, never a scan.
+* the store, off the reactor thread: ``content_hash`` equality, then one
+  equality per SimHash band field (four 16-bit bands ``simhash_band_0..3``;
+  any hash within 3 bits shares one) with the Hamming distance checked in
+  Python — indexed lookups, never a scan.
   While the store is unreachable this lookup is skipped (stat
   ``newsspider/dedup/lookup_skipped``) rather than stalling the crawl.
 
@@ -57,7 +58,7 @@ class DuplicateItem(DropItem):
 
 
 class _Entry:
-    __slots__ = ("url", "digest", "simhash", "target", "waiters")
+    __slots__ = ("digest", "simhash", "target", "url", "waiters")
 
     def __init__(self, url: str, digest: bytes, simhash: int) -> None:
         self.url = url

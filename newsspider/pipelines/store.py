@@ -20,7 +20,6 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
-from newsspider.normalize.text import simhash_bands
 from newsspider.store.store import Store
 
 
@@ -37,11 +36,8 @@ class MongoStorePipeline:
         await self.store.aopen()
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        doc = dict(item)
-        if doc.get("simhash") is not None:
-            # Indexed keys for the near-duplicate lookup of later articles.
-            doc["simhash_bands"] = simhash_bands(int(doc["simhash"]))
-        await self.store.put_article(doc)
+        # put_article adds the indexed SimHash band fields the dedup lookup uses.
+        await self.store.put_article(item)
         return item
 
     async def close_spider(self) -> None:

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FAMILY_PORTALS", "FamilyPost", "family_scenario", "family_site", "load_family_posts"]
 
-_FRONT_MATTER = re.compile(r"\A\s*---\n(.*?)\n---\n", re.S)
+_FRONT_MATTER = re.compile(r"\A\s*---\n(.*?)\n---\n", re.DOTALL)
 _SCALAR = re.compile(r"^(\w+):\s*(.*)$")
 _LIST_ITEM = re.compile(r"^\s+-\s+(.*)$")
 _TAGS = re.compile(r"<[^>]+>")

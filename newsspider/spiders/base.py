@@ -12,7 +12,18 @@ Spider arguments (CONTRACT §2): ``start_url``, ``max_pages``, ``since``,
 Stats: ``newsspider/spider/listing_pages``, ``…/articles_listed``,
 ``…/articles_known`` (skipped, already stored), ``…/articles_requested``,
 ``…/older_than_since``, ``…/pagination_stopped/<reason>``,
-``…/article_pages``, ``…/fetch_failed``, ``…/fetch_failed/<reason>``.
+``…/article_pages``, ``…/fetch_failed``, ``…/fetch_failed/<reason>``,
+``…/resumed`` (this run resumes one that did not finish).
+
+Crash recovery: a portal spider keeps one ``crawl_state`` document per portal
+and start URL(s) — ``{_id, portal, start_urls, state, started_at,
+finished_at, finish_reason, listing_failures}``.  It is set to ``running`` at
+start and to ``complete`` only when the crawl finished normally with every
+listing page fetched.  When the previous run left it anything else (killed,
+stopped by a signal, a listing page lost), this run resumes: it does not
+stop paginating at a listing page whose articles are all stored, so the
+articles on later pages that the interrupted run never reached are fetched
+(stored ones are still skipped).  Setting: ``NEWSSPIDER_RESUME_ENABLED``.
 """
 
 from __future__ import annotations
@@ -25,10 +36,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from pymongo.errors import PyMongoError
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.asyncio import run_in_thread
 from twisted.python.failure import Failure
 
 from newsspider.extract import decode_html, parse_article, parse_listing
@@ -40,6 +54,8 @@ from newsspider.urls import canonicalize
 logger = logging.getLogger(__name__)
 
 MAX_ARTICLE_PAGES = 50
+# One document per portal and start URL(s): how its last crawl ended (see the module docstring).
+CRAWL_STATE = "crawl_state"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -143,11 +159,25 @@ class NewsSpider(scrapy.Spider):
         return self._store
 
     def _failure_reason(self, failure: Failure) -> tuple[str, str]:
+        """``(stats key, reject message)`` for a fetch that failed after Scrapy's retries."""
         if failure.check(HttpError):
             status = failure.value.response.status
             return f"http_{status}", f"HTTP {status}"
         name = failure.type.__name__ if failure.type else "error"
-        return name, f"{name}: {failure.getErrorMessage()}"
+        message = failure.getErrorMessage()
+        # Name the limit a user can change rather than Scrapy's internal exception.
+        if failure.check(DownloadCancelledError) and "max size" in message:
+            limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
+            return "too_large", f"page larger than DOWNLOAD_MAXSIZE ({limit} bytes): {message}"
+        if failure.check(DownloadTimeoutError, TimeoutError):
+            limit = self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+            return "timeout", f"no answer within DOWNLOAD_TIMEOUT ({limit:g} s), every retry"
+        if failure.check(IgnoreRequest) and message.startswith("redirect loop"):
+            return "redirect_loop", message
+        if failure.check(IgnoreRequest) and "max redirections" in message:
+            limit = self.crawler.settings.getint("REDIRECT_MAX_TIMES")
+            return "too_many_redirects", f"more than REDIRECT_MAX_TIMES ({limit}) redirects"
+        return name, f"{name}: {message}"
 
 
 class PortalSpider(NewsSpider):
@@ -195,6 +225,77 @@ class PortalSpider(NewsSpider):
             self.start_urls = list(portal.start_urls)
             self.allowed_domains = list(portal.allowed_domains)
         self._store: Any = None
+        #: The previous run did not finish: paginate past listing pages already stored.
+        self.resuming = False
+        self._listing_failures = 0
+        self._checkpoint: dict[str, Any] | None = None
+
+    # -- crash recovery ------------------------------------------------------
+
+    async def _begin_checkpoint(self) -> None:
+        """Learn how the previous run ended (resume if it did not finish); mark this one running."""
+        if not self.crawler.settings.getbool("NEWSSPIDER_RESUME_ENABLED", True):
+            return
+        store = self._store_for_lookup()
+        # A counted user: the store stays open until closed() has recorded the outcome.
+        await store.aopen()
+        key = f"{self.name} {' '.join(self.start_urls)}"
+        self._checkpoint = {"_id": key}
+        states = store.db[CRAWL_STATE]
+        try:
+            previous = await run_in_thread(states.find_one, {"_id": key})
+            await run_in_thread(
+                states.replace_one,
+                {"_id": key},
+                {
+                    "_id": key,
+                    "portal": self.name,
+                    "start_urls": list(self.start_urls),
+                    "state": "running",
+                    "started_at": datetime.now(UTC),
+                    "finished_at": None,
+                    "finish_reason": None,
+                    "listing_failures": 0,
+                },
+                upsert=True,
+            )
+        except PyMongoError as exc:
+            # Unknown past: resuming costs listing pages only, stopping early could lose articles.
+            previous = {"state": "unknown"}
+            logger.warning("crawl state unreadable (%s); walking every listing page", exc)
+        if previous is not None and previous.get("state") != "complete" and not self.full:
+            self.resuming = True
+            self._stat("resumed")
+            logger.info(
+                "the previous %s crawl did not finish (%s, %s): resuming, every listing page "
+                "is walked and stored articles are skipped",
+                self.name, previous.get("state"), previous.get("finish_reason") or "killed",
+            )
+
+    async def closed(self, reason: str) -> None:
+        """Record how this run ended: ``complete`` only if nothing was left behind."""
+        if self._checkpoint is None:
+            return
+        store = self._store_for_lookup()
+        state = "complete" if reason == "finished" and not self._listing_failures else "incomplete"
+        try:
+            await run_in_thread(
+                store.db[CRAWL_STATE].update_one,
+                self._checkpoint,
+                {
+                    "$set": {
+                        "state": state,
+                        "finished_at": datetime.now(UTC),
+                        "finish_reason": reason,
+                        "listing_failures": self._listing_failures,
+                    }
+                },
+            )
+        except PyMongoError as exc:
+            logger.warning("crawl state not recorded (%s); the next run resumes", exc)
+        finally:
+            self._checkpoint = None
+            await store.aclose()
 
     # -- helpers -----------------------------------------------------------
 
@@ -204,6 +305,7 @@ class PortalSpider(NewsSpider):
     # -- navigation --------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        await self._begin_checkpoint()
         for url in self.start_urls:
             yield self._request(
                 url,
@@ -238,7 +340,14 @@ class PortalSpider(NewsSpider):
 
         known: set[str] = set()
         if fresh and not self.full:
-            known = await self._store_for_lookup().known_ids(sorted({u for u, _ in fresh}))
+            try:
+                known = await self._store_for_lookup().known_ids(sorted({u for u, _ in fresh}))
+            except PyMongoError as exc:
+                # The store is away (an outage the writer rides out): fetch them all rather
+                # than lose the page; re-storing a known article is an idempotent upsert.
+                self._stat("known_ids_unavailable")
+                logger.warning("store lookup failed for %s (%s); fetching every article",
+                               response.url, exc)
         if known:
             self._stat("articles_known", sum(1 for u, _ in fresh if u in known))
         for canonical, item in fresh:
@@ -257,7 +366,7 @@ class PortalSpider(NewsSpider):
             stop = "max_pages"
         elif older:
             stop = "since"
-        elif fresh and all(u in known for u, _ in fresh):
+        elif fresh and all(u in known for u, _ in fresh) and not self.resuming:
             stop = "all_known"
         elif not page.items:
             stop = "empty_page"
@@ -365,6 +474,8 @@ class PortalSpider(NewsSpider):
             return
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
+        # The pages after it were never reached: the next run must resume.
+        self._listing_failures += 1
         logger.error("listing page %s failed: %s", failure.request.url, message)
 
     def article_failed(self, failure: Failure) -> Iterator[dict]:

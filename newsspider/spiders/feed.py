@@ -40,7 +40,7 @@ Settings read: ``NEWSSPIDER_FEED_MAX_DOCUMENTS``, ``NEWSSPIDER_FEED_FULL_CONTENT
 Stats (under ``newsspider/spider/``): ``feed_documents``, ``feed_documents/<kind>``,
 ``feed_documents_skipped/<reason>``, ``not_a_feed``, ``feed_entries``, ``bad_links``,
 ``older_than_since``, ``articles_known``, ``articles_requested``, ``max_entries_reached``,
-``body_from_feed``, ``body_extracted/<container|trafilatura|none>``, ``article_pages``,
+``body_from_feed``, ``body_extracted/<container|trafilatura|too_short|none>``, ``article_pages``,
 ``fetch_failed``, ``fetch_failed/<reason>``.
 """
 
@@ -60,7 +60,7 @@ from twisted.python.failure import Failure
 
 from newsspider.extract import decode_html
 from newsspider.extract.auto import AutoArticle, extract_article
-from newsspider.extract.feed import Feed, FeedEntry, FeedError, parse_feed
+from newsspider.extract.feed import FeedEntry, FeedError, parse_feed
 from newsspider.spiders.base import (
     NewsSpider,
     SpiderArgumentError,
@@ -113,6 +113,8 @@ class FeedSpider(NewsSpider):
     """Articles announced by an RSS/Atom feed or a sitemap, extracted automatically."""
 
     name = "feed"
+    full_content_chars: int = 300
+    max_sitemap_bytes: int = 50 * 1024 * 1024
 
     def __init__(
         self,
@@ -149,7 +151,8 @@ class FeedSpider(NewsSpider):
         self.channel = (channel or "").strip()
         self.language_arg = language.strip() if language and language.strip() else None
         self.feed_language: str | None = None
-        self.max_pages_arg = max_pages
+        # The default comes from the settings (from_crawler); a given value is checked now.
+        self.max_pages_arg = None if max_pages in (None, "") else _parse_max_pages(max_pages, 1)
         self.max_pages = 0  # set in from_crawler, where the settings are known
         self.max_entries = _parse_count("max_entries", max_entries)
         self.tz = _parse_tz(timezone)
@@ -168,8 +171,8 @@ class FeedSpider(NewsSpider):
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> FeedSpider:
         spider: FeedSpider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.max_pages = _parse_max_pages(
-            spider.max_pages_arg, settings.getint("NEWSSPIDER_FEED_MAX_DOCUMENTS", 20)
+        spider.max_pages = spider.max_pages_arg or settings.getint(
+            "NEWSSPIDER_FEED_MAX_DOCUMENTS", 20
         )
         spider.full_content_chars = settings.getint("NEWSSPIDER_FEED_FULL_CONTENT_CHARS", 300)
         spider.max_sitemap_bytes = settings.getint(
@@ -297,12 +300,13 @@ class FeedSpider(NewsSpider):
     ) -> Iterator[Any]:
         self._stat("article_pages")
         text, _ = decode_html(
-            response.body, response.headers.get("Content-Type", b"").decode("latin-1")
+            response.body, (response.headers.get("Content-Type") or b"").decode("latin-1")
         )
         page = extract_article(text, response.url, self.tz)
         self._stat(f"body_extracted/{page.method}")
         if page.body_html is None:
-            logger.warning("no article body found on %s", response.url)
+            hint = "" if self.render_js else " (if a script inserts it, try -a render=js)"
+            logger.warning("no article body found on %s%s", response.url, hint)
         item = self._item(canonical, link, entry, page)
         if item is not None:
             yield item

@@ -15,9 +15,9 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from html import escape
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
-from newsspider.replica.corpus import BEIJING, _IMG, img_attrs, split_blocks
+from newsspider.replica.corpus import _IMG, BEIJING, img_attrs, split_blocks
 from newsspider.replica.model import ArticleSpec, ImageSpec
 from newsspider.replica.sites import Route
 
@@ -35,18 +35,18 @@ def esc(text: str) -> str:
 class FamilySite:
     """Base for one portal's layout; subclasses set the class attributes and render pages."""
 
-    name: ClassVar[str]
-    corpus_folder: ClassVar[str]
-    site_title: ClassVar[str]
-    listing_path: ClassVar[str]
-    encoding: ClassVar[str] = "utf-8"
-    charset: ClassVar[str] = "utf-8"
-    charset_meta: ClassVar[str] = '<meta charset="utf-8">'
-    per_page: ClassVar[int] = 20
+    name: str
+    corpus_folder: str
+    site_title: str
+    listing_path: str
+    encoding: str = "utf-8"
+    charset: str = "utf-8"
+    charset_meta: str = '<meta charset="utf-8">'
+    per_page: int = 20
     # How the article page prints its time (Beijing) and to what precision.
-    date_format: ClassVar[str] = "%Y-%m-%d %H:%M"
-    _listing_re: ClassVar[re.Pattern[str]]
-    _article_re: ClassVar[re.Pattern[str]]
+    date_format: str = "%Y-%m-%d %H:%M"
+    _listing_re: re.Pattern[str]
+    _article_re: re.Pattern[str]
 
     # --- URLs ---------------------------------------------------------
     def listing_page_path(self, number: int) -> str:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from newsspider.replica.family import FamilyPost
     from newsspider.replica.model import ArticleSpec, Scenario
 
-__all__ = ["ITHome", "VIDEO_PLACEHOLDER", "VIDEO_POST"]
+__all__ = ["VIDEO_PLACEHOLDER", "VIDEO_POST", "ITHome"]
 
 VIDEO_POST = "34878392155"
 VIDEO_PLACEHOLDER = (

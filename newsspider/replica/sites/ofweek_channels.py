@@ -15,7 +15,7 @@ declaring gb2312, like www.  Reads no settings, writes no stats.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from newsspider.replica.sites.family import FamilySite, esc
 
@@ -57,17 +57,17 @@ class OFweekChannel(FamilySite):
     charset = "gb2312"
     charset_meta = '<meta http-equiv="Content-Type" content="text/html; charset=gb2312" />'
     per_page = 3
-    slug: ClassVar[str]
-    code: ClassVar[int]
-    offset: ClassVar[int]
-    old_template: ClassVar[bool] = False
+    slug: str
+    code: int
+    offset: int
+    old_template: bool = False
 
     def __init__(self) -> None:
-        self.listing_path = f"/CATList-{self.code}-8100-{self.slug}.html"  # type: ignore[misc]
-        self._listing_re = re.compile(  # type: ignore[misc]
+        self.listing_path = f"/CATList-{self.code}-8100-{self.slug}.html"
+        self._listing_re = re.compile(
             rf"^/CATList-{self.code}-8100-{self.slug}(?:-(?P<n>\d+))?\.html$"
         )
-        self._article_re = re.compile(rf"^/\d{{4}}-\d{{2}}/ART-{self.code}-2400-\d+\.html$")  # type: ignore[misc]
+        self._article_re = re.compile(rf"^/\d{{4}}-\d{{2}}/ART-{self.code}-2400-\d+\.html$")
 
     def select(self, posts: tuple[FamilyPost, ...]) -> tuple[FamilyPost, ...]:
         return posts[self.offset::3]

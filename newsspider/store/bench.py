@@ -1,0 +1,123 @@
+"""``bulk_vs_naive_store_ratio``: the bulk writer against one ``update_one`` per item.
+
+Both sides write the same ``n`` article-sized documents (about 4 KB of
+Chinese body each) into their own fresh database, with the same indexes, on
+the same server: the
+naive side with one ``update_one({_id}, {$set, $setOnInsert}, upsert=True)``
+per item, the bulk side through :class:`~newsspider.store.store.Store` — the
+same writer thread, revision check and batching the crawl uses — timed from
+the first enqueue until everything is flushed.  ``make bench`` prints
+``bulk_vs_naive_store_ratio``.
+
+Reads no settings (arguments only), writes no stats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import MongoClient
+
+from newsspider.store.store import ARTICLES, INDEXES, Store, band_fields
+
+_PARAGRAPH = "物联网与人工智能的结合正在改变制造业的生产方式，企业纷纷加大投入。"
+
+
+def sample_article(i: int) -> dict[str, Any]:
+    text = "\n".join(f"{i} {k} {_PARAGRAPH * 3}" for k in range(12))
+    url = f"https://bench.test/news/{i:08d}.html"
+    return {
+        "_id": url, "url": url, "fetched_url": url, "portal": "bench", "site_name": "基准",
+        "channel": "新闻", "categories": ["新闻"], "title": f"基准文章 {i}", "author": None,
+        "published_at": datetime(2024, 5, 1, tzinfo=UTC), "published_raw": "2024-05-01",
+        "body_html": "".join(f"<p>{p}</p>" for p in text.split("\n")), "body_text": text,
+        "summary": None, "lead_image": None, "images": [], "language": "zh",
+        "content_hash": hashlib.sha256(text.encode()).hexdigest(), "simhash": i,
+        **band_fields(i),
+    }
+
+
+def _naive(client: MongoClient[dict[str, Any]], database: str, docs: list[dict[str, Any]]) -> float:
+    articles = client[database].articles
+    for name in INDEXES[ARTICLES]:  # the same indexes the store keeps: a like-for-like write
+        articles.create_index(name)
+    started = time.perf_counter()
+    for doc in docs:
+        now = datetime.now(UTC)
+        articles.update_one(
+            {"_id": doc["_id"]},
+            {"$set": {**{k: v for k, v in doc.items() if k != "_id"}, "last_crawled_at": now},
+             "$setOnInsert": {"first_seen_at": now, "alternate_urls": [], "revision": 1,
+                              "schema_version": 1}},
+            upsert=True,
+        )
+    return time.perf_counter() - started
+
+
+def _bulk(uri: str, database: str, docs: list[dict[str, Any]], batch_size: int) -> float:
+    with tempfile.TemporaryDirectory(prefix="newsspider-bench-") as data_dir:
+        store = Store(uri=uri, database=database, data_dir=data_dir, batch_size=batch_size,
+                      flush_seconds=60.0, queue_size=max(1000, 2 * batch_size))
+        store.open()
+        try:
+            started = time.perf_counter()
+            for doc in docs:
+                store.put_article_blocking(doc)
+            if not store.flush(600):
+                raise RuntimeError("bulk writer did not finish within 600 s")
+            return time.perf_counter() - started
+        finally:
+            store.close()
+
+
+def measure_bulk_vs_naive(
+    uri: str, n: int = 2000, batch_size: int = 200, rounds: int = 2,
+) -> dict[str, Any]:
+    """Items/s of both ways on the store at ``uri`` and their ratio (higher = bulk wins).
+
+    The two sides alternate ``rounds`` times, each into a fresh database, and
+    the best time of each counts: a busy machine slows both, not one.
+    """
+    docs = [sample_article(i) for i in range(n)]
+    client: MongoClient[dict[str, Any]] = MongoClient(uri, tz_aware=True)
+    naive_times: list[float] = []
+    bulk_times: list[float] = []
+    try:
+        for _ in range(rounds):
+            tag = uuid.uuid4().hex[:8]
+            naive_db, bulk_db = f"bench_naive_{tag}", f"bench_bulk_{tag}"
+            try:
+                naive_times.append(_naive(client, naive_db, docs))
+                bulk_times.append(_bulk(uri, bulk_db, docs, batch_size))
+                stored = client[bulk_db].articles.count_documents({})
+                if stored != n:
+                    raise RuntimeError(f"bulk writer stored {stored} of {n} articles")
+            finally:
+                client.drop_database(naive_db)
+                client.drop_database(bulk_db)
+    finally:
+        client.close()
+    naive_s, bulk_s = min(naive_times), min(bulk_times)
+    return {
+        "n": n,
+        "batch_size": batch_size,
+        "naive_items_per_s": round(n / naive_s, 1),
+        "bulk_items_per_s": round(n / bulk_s, 1),
+        "bulk_vs_naive_store_ratio": round(naive_s / bulk_s, 2),
+    }
+
+
+if __name__ == "__main__":
+    import sys
+
+    from newsspider.store.embedded import EmbeddedStore
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedStore(tmp) as server:
+        sizes = [int(a) for a in sys.argv[1:]] or [200]
+        for size in sizes:
+            print(measure_bulk_vs_naive(server.uri, batch_size=size))

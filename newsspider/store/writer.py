@@ -1,0 +1,615 @@
+"""The bulk writer: one background thread turning queued writes into ``bulk_write`` calls.
+
+Producers (pipelines on the reactor thread, or plain threads in the CLI) only
+enqueue :class:`Op` objects on a bounded queue; when it is full they wait
+(``await put()`` on the reactor, ``put_blocking()`` elsewhere) — backpressure
+instead of unbounded memory.  The writer thread takes the ops in order and
+writes them every ``batch_size`` ops or ``flush_seconds`` seconds (and on
+:meth:`StoreWriter.flush` / :meth:`StoreWriter.close`):
+
+* ``article`` — one ``find({_id: {$in: ids}})`` per flush reads the stored
+  bookkeeping, then ``ReplaceOne({_id: url}, document, upsert=True)``: the
+  article fields plus ``last_crawled_at``; a new article gets
+  ``first_seen_at`` = ``updated_at`` = now, ``alternate_urls: []`` (nx-27017
+  ignores ``$addToSet`` on a missing field, so the array must exist from the
+  start), ``revision: 1``, ``schema_version: 1``; an existing one keeps its
+  ``first_seen_at``, ``alternate_urls``, ``revision`` and ``updated_at`` —
+  unless its ``content_hash`` differs: then the previous body is archived to
+  ``article_revisions`` (``_id`` = ``f"{url}#r{revision}"``) and ``revision``
+  +1, ``updated_at`` = now.  Why a replacement and not ``$set`` +
+  ``$setOnInsert``: nx-27017 (0.8) stores a top-level datetime given to
+  ``$set`` on an *existing* document as a string, which would turn
+  ``published_at`` into text on every re-crawl; replacements keep BSON dates
+  on both servers.
+* ``merge`` — ``$addToSet`` of duplicate URLs on the first article's
+  ``alternate_urls``.  Ops are written in queue order, and a merge whose
+  article is neither stored nor earlier in the stream is *parked* until that
+  article's upsert comes, so a merge never lands on a missing document.
+* ``reject`` — upserted into ``rejects`` under ``_id`` = ``f"{portal}:{url}"``:
+  a re-crawl replaces the previous reject of the same URL (its latest errors
+  and ``at``) rather than piling up copies.
+* ``run`` — one ``runs`` document, replaced by ``_id``.
+
+Every write is an idempotent upsert recomputed from the store on each
+attempt, so a batch interrupted by an outage is simply written again.
+
+Outages: connection errors are retried with exponential backoff (capped at
+``retry_max_delay``); meanwhile the thread keeps draining the queue, so the
+crawl goes on.  Beyond ``max_pending`` ops in memory the oldest are spilled
+to the :class:`~newsspider.store.journal.Journal` and replayed, before any
+newer op, once the store answers.  What is still unwritten when
+:meth:`close` gives up (after ``close_timeout``) is journaled, counted in
+:attr:`StoreWriter.journaled` and replayed at the next open.
+
+Stats written (when given a stats collector): ``newsspider/store/inserted``,
+``…/updated`` (existing articles re-written: ``unchanged`` + ``revised``),
+``…/unchanged``, ``…/revised``, ``…/merged``, ``…/rejects``, ``…/runs``,
+``…/flushes``, ``…/retries``, ``…/spilled``, ``…/replayed``,
+``…/write_errors``, ``…/merges_orphaned``.  Reads no settings (the
+:class:`~newsspider.store.store.Store` passes them in).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import bson
+from bson.errors import InvalidDocument
+from pymongo import ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
+
+from newsspider.store.journal import Journal
+from newsspider.store.values import json_safe
+
+if TYPE_CHECKING:
+    from pymongo.database import Database
+    from scrapy.statscollectors import StatsCollector
+    from twisted.internet.defer import Deferred
+
+logger = logging.getLogger(__name__)
+
+STAT = "newsspider/store/"
+
+# Fields the writer owns; an incoming article never overwrites them.
+BOOKKEEPING = frozenset(
+    {"_id", "alternate_urls", "revision", "first_seen_at", "last_crawled_at",
+     "updated_at", "schema_version"}
+)
+# The previous version kept in ``article_revisions`` when the body changes.
+REVISION_FIELDS = ("body_html", "body_text", "content_hash", "revision", "title", "last_crawled_at")
+# What a flush reads back to carry the bookkeeping over and detect revisions.
+_STATE_FIELDS = {name: 1 for name in
+                 (*REVISION_FIELDS, "first_seen_at", "updated_at", "alternate_urls")}
+
+ARTICLE, MERGE, REJECT, RUN = "article", "merge", "reject", "run"
+
+
+def utcnow() -> datetime:
+    # BSON dates hold milliseconds; truncating here keeps in-memory and stored values equal.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(slots=True)
+class Op:
+    """One queued write.  ``at`` is when it was produced (its bookkeeping time)."""
+
+    kind: str
+    doc: dict[str, Any]
+    at: datetime = field(default_factory=utcnow)
+
+    def to_record(self) -> dict[str, Any]:
+        return {"kind": self.kind, "at": self.at, "doc": self.doc}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Op:
+        return cls(record["kind"], record["doc"], record["at"])
+
+    @property
+    def key(self) -> str:
+        return str(self.doc.get("target") or self.doc.get("url") or self.doc.get("_id"))
+
+
+class OpQueue:
+    """A bounded FIFO shared by producer threads/the reactor and the writer thread."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = max(1, maxsize)
+        self._items: deque[Op] = deque()
+        self._cond = threading.Condition()
+        self._waiters: deque[Deferred[None]] = deque()
+        self._wake_waiters: Callable[[list[Deferred[None]]], None] | None = None
+        # How many queued ops the taker waits for: producers only wake it then,
+        # not on every op (a thread wake-up per item costs more than the write).
+        self._wanted = 1
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offer(self, op: Op, waiter: Deferred[None] | None = None) -> bool:
+        """Enqueue ``op`` if there is room; else register ``waiter`` (atomically) and say no."""
+        with self._cond:
+            if len(self._items) < self.maxsize:
+                self._items.append(op)
+                if len(self._items) >= self._wanted:
+                    self._cond.notify_all()
+                return True
+            if waiter is not None:
+                self._waiters.append(waiter)
+            return False
+
+    def put_blocking(self, op: Op) -> None:
+        with self._cond:
+            while len(self._items) >= self.maxsize:
+                self._cond.wait()
+            self._items.append(op)
+            if len(self._items) >= self._wanted:
+                self._cond.notify_all()
+
+    def take(self, limit: int, timeout: float, wanted: int = 1) -> list[Op]:
+        """Up to ``limit`` ops, waiting at most ``timeout`` s for ``wanted`` of them
+        (or a :meth:`wake`)."""
+        with self._cond:
+            if len(self._items) < wanted and timeout > 0:
+                self._wanted = max(1, min(wanted, self.maxsize))
+                self._cond.wait(timeout)
+                self._wanted = 1
+            taken = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
+            waiters: list[Deferred[None]] = []
+            if taken:
+                self._cond.notify_all()  # wake blocked put_blocking() callers
+                while self._waiters and len(waiters) < len(taken):
+                    waiters.append(self._waiters.popleft())
+        if waiters and self._wake_waiters is not None:
+            self._wake_waiters(waiters)
+        return taken
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+@dataclass(slots=True)
+class _Counts:
+    inserted: int = 0
+    unchanged: int = 0
+    revised: int = 0
+    merged: int = 0
+    rejects: int = 0
+    runs: int = 0
+
+
+class _BadOp(Exception):
+    """One op the store refuses for good (not an outage); dropped with an ERROR."""
+
+    def __init__(self, op: Op, reason: str) -> None:
+        super().__init__(reason)
+        self.op = op
+        self.reason = reason
+
+
+class StoreWriter:
+    """Batches queued :class:`Op` writes into ordered ``bulk_write`` calls on a thread."""
+
+    def __init__(
+        self,
+        db: Database[dict[str, Any]],
+        journal: Journal,
+        *,
+        batch_size: int = 200,
+        flush_seconds: float = 2.0,
+        queue_size: int = 1000,
+        max_pending: int = 5000,
+        retry_base_delay: float = 0.25,
+        retry_max_delay: float = 10.0,
+        stats: StatsCollector | None = None,
+    ) -> None:
+        self.db = db
+        self.journal = journal
+        self.batch_size = max(1, batch_size)
+        self.flush_seconds = flush_seconds
+        self.max_pending = max(self.batch_size, max_pending)
+        self.retry_base_delay = retry_base_delay
+        self.retry_max_delay = retry_max_delay
+        self.stats = stats
+        self.queue = OpQueue(queue_size)
+        self.queue._wake_waiters = _wake_on_reactor
+        self._pending: deque[Op] = deque()
+        self._oldest_pending_at: float | None = None
+        self._parked: dict[str, list[Op]] = {}
+        self._journal_dirty = journal.has_files()
+        self._failing = False
+        self._delay = retry_base_delay
+        self._retry_at = 0.0
+        self._flush_token = 0  # bumped by flush(); echoed by the thread once idle
+        self._flushed_token = 0
+        self._stopping = False
+        self._stop_deadline = 0.0
+        self._idle = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.journaled = 0
+        self.gave_up = False
+
+    # -- producer side --------------------------------------------------------
+
+    async def put(self, op: Op) -> None:
+        """Enqueue from the reactor thread; waits (without blocking it) while the queue is full."""
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet.defer import Deferred
+
+        self._check_alive()
+        while True:
+            waiter: Deferred[None] = Deferred()
+            if self.queue.offer(op, waiter):
+                return
+            await maybe_deferred_to_future(waiter)
+
+    def put_blocking(self, op: Op) -> None:
+        """Enqueue from a plain thread (CLI, benchmarks); blocks while the queue is full."""
+        self._check_alive()
+        self.queue.put_blocking(op)
+
+    def _check_alive(self) -> None:
+        if self._stopping:
+            raise RuntimeError("the store writer is closed")
+        if self._error is not None:
+            raise RuntimeError("the store writer thread died") from self._error
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="newsspider-store-writer", daemon=True)
+        self._thread.start()
+
+    def flush(self, timeout: float) -> bool:
+        """Block until everything enqueued so far is written; False after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            self._flush_token += 1
+            token = self._flush_token
+        self.queue.wake()
+        with self._idle:
+            # Idle seen at the end of a writer iteration that began after this
+            # request: ops taken off the queue but not yet written can't hide.
+            while self._flushed_token < token:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    return False
+                self._idle.wait(min(left, 0.5))
+        return True
+
+    def close(self, timeout: float) -> int:
+        """Write what is left, for up to ``timeout`` s, then journal the rest.
+
+        Returns (and keeps in :attr:`journaled`) how many writes are left in the
+        journal for the next open.
+        """
+        with self._idle:
+            self._stopping = True
+            self._stop_deadline = time.monotonic() + timeout
+        self.queue.wake()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self.journal.seal()
+        self.journaled = self.journal.count()
+        return self.journaled
+
+    @property
+    def failing(self) -> bool:
+        """The last write attempt failed (an outage being retried)."""
+        return self._failing
+
+    def _is_idle(self) -> bool:
+        return not self._pending and not len(self.queue) and not self._journal_dirty
+
+    # -- the writer thread ----------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # recorded, logged, re-raised to producers
+            self._error = exc
+            logger.exception("store writer thread died; unwritten items go to the journal")
+            self._spill(list(self._pending) + self.queue.take(len(self.queue) + 1, 0))
+            self._pending.clear()
+            raise
+        finally:
+            with self._idle:
+                self._idle.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            now = time.monotonic()
+            wait = self.flush_seconds
+            if self._oldest_pending_at is not None:
+                wait = max(0.0, self._oldest_pending_at + self.flush_seconds - now)
+            if self._failing:
+                wait = max(0.0, self._retry_at - now)
+            flush_requested = self._flush_token > self._flushed_token
+            if self._stopping or flush_requested:
+                wait = min(wait, 0.05)
+            room = self.batch_size - len(self._pending) if not self._failing else self.batch_size
+            taken = self.queue.take(max(room, 1), wait, wanted=max(room, 1))
+            if taken:
+                if self._oldest_pending_at is None:
+                    self._oldest_pending_at = time.monotonic()
+                self._pending.extend(taken)
+
+            now = time.monotonic()
+            due = (
+                len(self._pending) >= self.batch_size
+                or (self._oldest_pending_at is not None
+                    and now - self._oldest_pending_at >= self.flush_seconds)
+                or flush_requested
+                or self._stopping
+                or self._journal_dirty
+            )
+            backing_off = self._failing and now < self._retry_at
+            if due and (self._pending or self._journal_dirty) and not backing_off:
+                self._flush_pending()
+            if len(self._pending) > self.max_pending:
+                self._spill([self._pending.popleft() for _ in range(len(self._pending) - self.max_pending)])
+
+            with self._idle:
+                if self._is_idle():
+                    self._flushed_token = self._flush_token
+                self._idle.notify_all()
+                stopping, deadline = self._stopping, self._stop_deadline
+            if stopping and not len(self.queue):
+                if not self._pending and not self._journal_dirty:
+                    self._close_parked()
+                    return
+                if time.monotonic() >= deadline:
+                    self._give_up()
+                    return
+
+    def _flush_pending(self) -> None:
+        """Replay the journal, then write pending ops batch by batch; stop at an outage."""
+        try:
+            if self._journal_dirty:
+                self._replay_journal()
+            while self._pending:
+                chunk = [self._pending[i] for i in range(min(self.batch_size, len(self._pending)))]
+                self._write(chunk)
+                for _ in chunk:
+                    self._pending.popleft()
+            self._oldest_pending_at = None
+            if self._failing:
+                logger.info("store is reachable again; writes resumed")
+            self._failing = False
+            self._delay = self.retry_base_delay
+        except (ConnectionFailure, PyMongoError) as exc:
+            # Outage or store-side failure: keep the ops, retry later with backoff.
+            self._inc("retries")
+            self._retry_at = time.monotonic() + self._delay
+            log = logger.warning if not self._failing else logger.debug
+            log("store write failed (%s: %s); retrying in %.1fs, %d items pending",
+                type(exc).__name__, exc, self._delay, len(self._pending))
+            self._failing = True
+            self._delay = min(self._delay * 2, self.retry_max_delay)
+
+    def _replay_journal(self) -> None:
+        self.journal.seal()  # our own file becomes replayable; new spills start a new file
+        for path, records in self.journal.replayable():
+            ops = [Op.from_record(r) for r in records]
+            for start in range(0, len(ops), self.batch_size):
+                self._write(ops[start:start + self.batch_size])
+            self.journal.done(path)
+            self._inc("replayed", len(ops))
+            logger.info("replayed %d journaled writes from %s", len(ops), path)
+        self._journal_dirty = False
+
+    def _spill(self, ops: list[Op]) -> None:
+        if not ops:
+            return
+        written = self.journal.append(op.to_record() for op in ops)
+        self._journal_dirty = True
+        self._inc("spilled", written)
+        logger.warning("store unreachable: %d writes journaled to %s", written, self.journal.directory)
+
+    def _give_up(self) -> None:
+        self.gave_up = True
+        leftover = list(self._pending) + self.queue.take(len(self.queue) + 1, 0)
+        for ops in self._parked.values():
+            leftover.extend(ops)
+        self._pending.clear()
+        self._parked.clear()
+        self._spill(leftover)
+
+    def _close_parked(self) -> None:
+        # A merge still parked at close points at an article that never came
+        # (e.g. it was dropped after dedup): nothing to merge into.
+        orphans = sum(len(ops) for ops in self._parked.values())
+        if orphans:
+            logger.warning("%d duplicate merges had no article to merge into: %s",
+                           orphans, sorted(self._parked)[:10])
+            self._inc("merges_orphaned", orphans)
+        self._parked.clear()
+
+    # -- one batch ------------------------------------------------------------
+
+    def _write(self, chunk: list[Op]) -> None:
+        """Write ``chunk`` (and due parked merges); drop only ops the store refuses for good."""
+        ops = list(chunk)
+        while True:
+            try:
+                parked, counts = self._write_once(ops)
+            except _BadOp as bad:
+                logger.error("store refused %s %s, dropped: %s", bad.op.kind, bad.op.key, bad.reason)
+                self._inc("write_errors")
+                ops = [op for op in ops if op is not bad.op]
+                continue
+            self._parked = parked
+            self._count(counts)
+            return
+
+    def _write_once(self, ops: list[Op]) -> tuple[dict[str, list[Op]], _Counts]:
+        counts = _Counts()
+        parked = {key: list(value) for key, value in self._parked.items()}
+        article_ids = {op.doc["url"] for op in ops if op.kind == ARTICLE}
+        wanted = article_ids | {op.doc["target"] for op in ops if op.kind == MERGE}
+        state: dict[str, dict[str, Any]] = {}
+        if wanted:
+            for doc in self.db.articles.find({"_id": {"$in": sorted(wanted)}}, _STATE_FIELDS):
+                state[doc["_id"]] = doc
+
+        revisions: list[tuple[Op, ReplaceOne]] = []
+        articles: list[tuple[Op, ReplaceOne | UpdateOne]] = []
+        rejects: list[tuple[Op, ReplaceOne]] = []
+        runs: list[tuple[Op, ReplaceOne]] = []
+        for op in ops:
+            if op.kind == ARTICLE:
+                articles.append((op, self._plan_article(op, state, revisions, counts)))
+                for merge in parked.pop(op.doc["url"], ()):
+                    articles.append((merge, _merge_update(merge, state)))
+                    counts.merged += 1
+            elif op.kind == MERGE:
+                if op.doc["target"] in state:
+                    articles.append((op, _merge_update(op, state)))
+                    counts.merged += 1
+                else:
+                    parked.setdefault(op.doc["target"], []).append(op)
+            elif op.kind == REJECT:
+                doc = dict(op.doc)
+                # nx-27017 can't replace a document holding raw bytes; keep it JSON-safe.
+                doc["item"] = json_safe(doc.get("item") or {})
+                doc.setdefault("at", op.at)
+                doc["_id"] = f"{doc.get('portal')}:{doc.get('url')}"
+                rejects.append((op, ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)))
+                counts.rejects += 1
+            elif op.kind == RUN:
+                runs.append((op, ReplaceOne({"_id": op.doc["_id"]}, op.doc, upsert=True)))
+                counts.runs += 1
+            else:
+                raise _BadOp(op, f"unknown op kind {op.kind!r}")
+
+        # Archive before overwriting: if the article write is then interrupted,
+        # the retry recomputes the same archive (same _id) and loses nothing.
+        for collection, planned in (
+            ("article_revisions", revisions), ("articles", articles),
+            ("rejects", rejects), ("runs", runs),
+        ):
+            self._bulk(collection, planned)
+        self._inc("flushes")
+        return parked, counts
+
+    def _plan_article(
+        self,
+        op: Op,
+        state: dict[str, dict[str, Any]],
+        revisions: list[tuple[Op, ReplaceOne]],
+        counts: _Counts,
+    ) -> ReplaceOne:
+        doc = op.doc
+        url = doc["url"]
+        new = {k: v for k, v in doc.items() if k not in BOOKKEEPING}
+        new.update(_id=url, last_crawled_at=op.at, schema_version=1)
+        previous = state.get(url)
+        if previous is None:
+            new.update(first_seen_at=op.at, updated_at=op.at, alternate_urls=[], revision=1)
+            counts.inserted += 1
+        else:
+            revision = int(previous.get("revision") or 1)
+            new.update(
+                first_seen_at=previous.get("first_seen_at") or op.at,
+                updated_at=previous.get("updated_at") or op.at,
+                alternate_urls=list(previous.get("alternate_urls") or []),
+                revision=revision,
+            )
+            if previous.get("content_hash") == doc.get("content_hash"):
+                counts.unchanged += 1
+            else:
+                archive = {name: previous.get(name) for name in REVISION_FIELDS}
+                archive.update(_id=f"{url}#r{revision}", url=url, revision=revision, archived_at=op.at)
+                revisions.append((op, ReplaceOne({"_id": archive["_id"]}, archive, upsert=True)))
+                new.update(revision=revision + 1, updated_at=op.at)
+                counts.revised += 1
+        # Later ops on the same URL in this batch build on this version.
+        state[url] = dict(new, alternate_urls=list(new["alternate_urls"]))
+        return ReplaceOne({"_id": url}, new, upsert=True)
+
+    def _bulk(self, collection: str, planned: list[tuple[Op, Any]]) -> None:
+        if not planned:
+            return
+        try:
+            self.db[collection].bulk_write([request for _, request in planned], ordered=True)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if not errors:
+                raise
+            first = errors[0]
+            raise _BadOp(planned[first["index"]][0], str(first.get("errmsg"))) from exc
+        except InvalidDocument as exc:
+            for op, _request in planned:
+                try:
+                    bson.encode(op.doc)
+                except InvalidDocument as bad:
+                    raise _BadOp(op, str(bad)) from exc
+            raise
+
+    # -- stats ----------------------------------------------------------------
+
+    def _count(self, counts: _Counts) -> None:
+        for name in ("inserted", "unchanged", "revised", "merged", "rejects", "runs"):
+            value = getattr(counts, name)
+            if value:
+                self._inc(name, value)
+        if counts.unchanged or counts.revised:
+            self._inc("updated", counts.unchanged + counts.revised)
+
+    def _inc(self, name: str, count: int = 1) -> None:
+        if self.stats is not None:
+            on_reactor(self.stats.inc_value, STAT + name, count)
+
+
+def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
+    # Keep the batch's view current: a later re-crawl of the target in this
+    # batch replaces the document and must carry these URLs along.
+    known = state[op.doc["target"]].setdefault("alternate_urls", [])
+    known.extend(u for u in op.doc["urls"] if u not in known)
+    return UpdateOne(
+        {"_id": op.doc["target"]},
+        {"$addToSet": {"alternate_urls": {"$each": list(op.doc["urls"])}}},
+    )
+
+
+def on_reactor(func: Callable[..., Any], *args: Any) -> None:
+    """Call ``func`` on the reactor thread when a reactor runs, else right here.
+
+    Stats are a plain dict the reactor thread iterates (log lines, the runs
+    document); adding a key from the writer thread meanwhile could break that.
+    """
+    reactor = sys.modules.get("twisted.internet.reactor")
+    if reactor is not None and getattr(reactor, "running", False) and not _in_reactor_thread():
+        reactor.callFromThread(func, *args)
+    else:
+        func(*args)
+
+
+def _in_reactor_thread() -> bool:
+    from twisted.python import threadable
+
+    return bool(threadable.isInIOThread())
+
+
+def _wake_on_reactor(waiters: Iterable[Deferred[None]]) -> None:
+    """Fire producers' Deferreds on the reactor thread (called from the writer thread)."""
+    from twisted.internet import reactor
+
+    for waiter in waiters:
+        reactor.callFromThread(_fire, waiter)  # type: ignore[attr-defined]
+
+
+def _fire(waiter: Deferred[None]) -> None:
+    if not waiter.called:
+        waiter.callback(None)

@@ -1,0 +1,267 @@
+"""The bulk writer against the real store: batching, flush triggers, revisions, merges, rejects."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from newsspider.normalize.text import simhash64
+from newsspider.store.store import Store, redact_uri
+from newsspider.store.writer import MERGE, REJECT, Op
+
+
+def article(url: str, body: str = "正文第一段。\n第二段。", **extra: Any) -> dict[str, Any]:
+    doc = {
+        "_id": url, "url": url, "fetched_url": url, "portal": "ofweek", "site_name": "高科技行业门户",
+        "channel": "新闻", "categories": ["新闻"], "title": f"标题 {url[-6:]}", "author": None,
+        "published_at": datetime(2024, 5, 1, 8, 30, tzinfo=UTC), "published_raw": "2024-05-01 16:30",
+        "body_html": "".join(f"<p>{p}</p>" for p in body.split("\n")), "body_text": body,
+        "summary": None, "lead_image": None, "images": [], "language": "zh",
+        "content_hash": hashlib.sha256(body.encode()).hexdigest(), "simhash": simhash64(body),
+        # Whatever the validator passes along, the writer owns these:
+        "alternate_urls": [], "revision": 1, "schema_version": 1,
+    }
+    doc.update(extra)
+    return doc
+
+
+def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def stats():
+    crawler = get_crawler()
+    crawler.stats.open_spider()
+    return crawler.stats
+
+
+@pytest.fixture
+def make_store(mongo_uri: str, mongo_db_name: str, tmp_path: Path, stats, mongo_db):
+    stores: list[Store] = []
+
+    def make(**kw: Any) -> Store:
+        kw.setdefault("batch_size", 50)
+        kw.setdefault("flush_seconds", 60.0)
+        store = Store(uri=mongo_uri, database=mongo_db_name, data_dir=tmp_path, stats=stats, **kw)
+        store.open()
+        stores.append(store)
+        return store
+
+    yield make
+    for store in stores:
+        store.close()
+
+
+def test_flush_by_batch_size(make_store, mongo_db, stats) -> None:
+    store = make_store(batch_size=5)
+    for i in range(12):
+        store.put_article_blocking(article(f"https://a.test/n/{i:06d}", f"内容 {i}"))
+    wait_for(lambda: mongo_db.articles.count_documents({}) == 10)
+    time.sleep(0.2)
+    assert mongo_db.articles.count_documents({}) == 10  # the 2 left wait for more or the timer
+    assert stats.get_value("newsspider/store/flushes") == 2
+    store.close()
+    assert mongo_db.articles.count_documents({}) == 12
+    assert stats.get_value("newsspider/store/inserted") == 12
+
+
+def test_flush_by_time(make_store, mongo_db) -> None:
+    store = make_store(batch_size=1000, flush_seconds=0.3)
+    started = time.monotonic()
+    for i in range(3):
+        store.put_article_blocking(article(f"https://a.test/t/{i:06d}", f"内容 {i}"))
+    wait_for(lambda: mongo_db.articles.count_documents({}) == 3, timeout=3)
+    assert time.monotonic() - started >= 0.25
+
+
+def test_flush_and_close_write_everything(make_store, mongo_db) -> None:
+    store = make_store(batch_size=1000)
+    for i in range(7):
+        store.put_article_blocking(article(f"https://a.test/c/{i:06d}", f"内容 {i}"))
+    assert store.flush(5)
+    assert mongo_db.articles.count_documents({}) == 7
+    store.put_article_blocking(article("https://a.test/c/last00", "最后"))
+    store.close()
+    assert mongo_db.articles.count_documents({}) == 8
+    assert store.journaled == 0
+
+
+def test_document_bookkeeping(make_store, mongo_db) -> None:
+    store = make_store()
+    doc = article("https://a.test/doc/000001", alternate_urls=["https://not.mine/"], revision=7)
+    store.put_article_blocking(doc)
+    store.flush(5)
+    stored = mongo_db.articles.find_one({"_id": doc["url"]})
+    assert stored["url"] == doc["url"] and stored["title"] == doc["title"]
+    assert stored["alternate_urls"] == [] and stored["revision"] == 1
+    assert stored["schema_version"] == 1
+    assert stored["first_seen_at"] == stored["last_crawled_at"] == stored["updated_at"]
+    assert stored["first_seen_at"].utcoffset().total_seconds() == 0
+    assert stored["published_at"] == doc["published_at"]
+    assert stored["simhash"] == doc["simhash"]
+    assert [stored[f"simhash_band_{i}"][:2] for i in range(4)] == ["0:", "1:", "2:", "3:"]
+
+
+def test_revision_on_changed_content_and_unchanged_keeps_it(make_store, mongo_db, stats) -> None:
+    store = make_store()
+    url = "https://a.test/rev/000001"
+    store.put_article_blocking(article(url, "第一版正文。"))
+    store.flush(5)
+    first = mongo_db.articles.find_one({"_id": url})
+
+    time.sleep(0.01)
+    store.put_article_blocking(article(url, "第二版正文，改过了。"))
+    store.flush(5)
+    second = mongo_db.articles.find_one({"_id": url})
+    assert second["revision"] == 2
+    assert second["body_text"] == "第二版正文，改过了。"
+    assert second["updated_at"] > first["updated_at"]
+    assert second["first_seen_at"] == first["first_seen_at"]
+    archived = mongo_db.article_revisions.find_one({"_id": f"{url}#r1"})
+    assert archived["body_text"] == "第一版正文。" and archived["revision"] == 1
+    assert archived["content_hash"] == first["content_hash"]
+    assert archived["last_crawled_at"] == first["last_crawled_at"]
+
+    time.sleep(0.01)
+    store.put_article_blocking(article(url, "第二版正文，改过了。"))
+    store.flush(5)
+    third = mongo_db.articles.find_one({"_id": url})
+    assert third["revision"] == 2 and third["updated_at"] == second["updated_at"]
+    assert third["last_crawled_at"] > second["last_crawled_at"]
+    assert third["published_at"] == datetime(2024, 5, 1, 8, 30, tzinfo=UTC)  # still a date
+    assert mongo_db.article_revisions.count_documents({}) == 1
+    assert stats.get_value("newsspider/store/inserted") == 1
+    assert stats.get_value("newsspider/store/revised") == 1
+    assert stats.get_value("newsspider/store/unchanged") == 1
+    assert stats.get_value("newsspider/store/updated") == 2
+
+
+def test_two_versions_in_one_batch(make_store, mongo_db) -> None:
+    store = make_store()
+    url = "https://a.test/rev/000002"
+    store.put_article_blocking(article(url, "版本一"))
+    store.put_article_blocking(article(url, "版本二"))
+    store.flush(5)
+    stored = mongo_db.articles.find_one({"_id": url})
+    assert stored["revision"] == 2 and stored["body_text"] == "版本二"
+    assert mongo_db.article_revisions.find_one({"_id": f"{url}#r1"})["body_text"] == "版本一"
+
+
+def test_merge_lands_even_when_enqueued_before_its_article(make_store, mongo_db, stats) -> None:
+    store = make_store()
+    first = "https://a.test/m/000001"
+    store.writer.put_blocking(Op(MERGE, {"target": first, "urls": ["https://b.test/copy"]}))
+    store.flush(5)
+    assert mongo_db.articles.count_documents({}) == 0  # no stub document created
+    store.put_article_blocking(article(first))
+    store.writer.put_blocking(Op(MERGE, {"target": first, "urls": ["https://c.test/x", "https://b.test/copy"]}))
+    store.flush(5)
+    stored = mongo_db.articles.find_one({"_id": first})
+    assert sorted(stored["alternate_urls"]) == ["https://b.test/copy", "https://c.test/x"]
+    assert stats.get_value("newsspider/store/merged") == 2
+    # A re-crawl of the first article keeps its merged URLs.
+    store.put_article_blocking(article(first))
+    store.flush(5)
+    assert len(mongo_db.articles.find_one({"_id": first})["alternate_urls"]) == 2
+
+
+def test_rejects_are_upserted_per_portal_and_url(make_store, mongo_db, stats) -> None:
+    store = make_store()
+    at = datetime(2024, 1, 2, tzinfo=UTC)
+    item = {"url": "https://a.test/bad", "published_at": at, "title": "", "raw": b"\xe4\xb8\xad"}
+    for message in ("title is empty", "still empty"):
+        store.writer.put_blocking(Op(REJECT, {
+            "url": "https://a.test/bad", "portal": "ofweek",
+            "errors": [{"field": "title", "message": message}], "item": item,
+        }))
+        store.flush(5)
+    assert mongo_db.rejects.count_documents({}) == 1
+    reject = mongo_db.rejects.find_one({"_id": "ofweek:https://a.test/bad"})
+    assert reject["errors"] == [{"field": "title", "message": "still empty"}]
+    assert reject["portal"] == "ofweek" and reject["url"] == "https://a.test/bad"
+    assert isinstance(reject["at"], datetime)
+    assert stats.get_value("newsspider/store/rejects") == 2
+
+
+def test_reject_doc_makes_the_item_json_safe() -> None:
+    from newsspider.store.store import reject_doc
+
+
+    doc = reject_doc("u", "p", [{"field": "f", "message": "m"}],
+                     {"when": datetime(2024, 1, 2, tzinfo=UTC), "raw": b"\xe4\xb8\xad", "n": {1, 2}})
+    assert doc["item"] == {"when": "2024-01-02T00:00:00+00:00", "raw": "中", "n": [1, 2]}
+
+
+def test_a_refused_document_is_dropped_alone(make_store, mongo_db, stats) -> None:
+    store = make_store()
+    store.put_article_blocking(article("https://a.test/ok/000001", "好的一"))
+    store.put_article_blocking(article("https://a.test/bad/00001", "坏的", images=[object()]))
+    store.put_article_blocking(article("https://a.test/ok/000002", "好的二"))
+    store.flush(5)
+    assert sorted(d["_id"] for d in mongo_db.articles.find({}, {"_id": 1})) == [
+        "https://a.test/ok/000001", "https://a.test/ok/000002"]
+    assert stats.get_value("newsspider/store/write_errors") == 1
+
+
+def test_known_ids_batches(make_store, mongo_db) -> None:
+    store = make_store(batch_size=500)
+    urls = [f"https://a.test/k/{i:06d}" for i in range(1200)]
+    for i, url in enumerate(urls[::2]):
+        store.put_article_blocking(article(url, f"正文 {i}"))
+    store.flush(10)
+    asked = urls + ["https://elsewhere.test/"]
+    assert store.known_ids_blocking(asked) == set(urls[::2])
+
+
+def test_indexes_exist(make_store, mongo_db) -> None:
+    make_store()
+    def indexed(collection: Any) -> set[str]:
+        return {next(iter(v["key"]))[0] for v in collection.index_information().values()}
+
+    assert {"published_at", "portal", "content_hash", "simhash", "simhash_band_0",
+            "simhash_band_3"} <= indexed(mongo_db.articles)
+    assert {"portal", "at"} <= indexed(mongo_db.rejects)
+    assert {"portal", "started_at"} <= indexed(mongo_db.runs)
+
+
+def test_open_close_are_counted(make_store) -> None:
+    store = make_store()
+    store.open()  # a second component
+    store.close()
+    assert store.is_open
+    store.close()
+    assert not store.is_open
+
+
+def test_redact_uri() -> None:
+    assert redact_uri("mongodb://u:s3cret@h:27017/db?authSource=admin") == (
+        "mongodb://REDACTED@h:27017/db?authSource=admin")
+    assert "s3cret" not in redact_uri("mongodb+srv://h/?tlsCertificateKeyFilePassword=s3cret")
+    assert redact_uri("mongodb://127.0.0.1:1234") == "mongodb://127.0.0.1:1234"
+
+
+def test_embedded_store_started_when_no_uri(tmp_path: Path, caplog) -> None:
+    caplog.set_level("INFO")
+    store = Store(uri="", database="emb", data_dir=tmp_path)
+    store.open()
+    try:
+        assert store.embedded is not None and store.uri.startswith("mongodb://127.0.0.1:")
+        store.put_article_blocking(article("https://a.test/e/000001"))
+        assert store.flush(5)
+        assert store.known_ids_blocking(["https://a.test/e/000001"]) == {"https://a.test/e/000001"}
+    finally:
+        store.close()
+    assert store.embedded is None
+    assert (tmp_path / "store" / "emb.db").exists()
+    assert "embedded store started" in caplog.text
