@@ -263,6 +263,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from newsspider.export.cli import add_export_parser
+    from newsspider.scheduler import add_schedule_parser
 
     parser = argparse.ArgumentParser(
         prog="newsspider",
@@ -314,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = add_export_parser(sub)
     export.set_defaults(func=cmd_export)
+    add_schedule_parser(sub)
     return parser
 
 

@@ -135,10 +135,22 @@ def enable_redis(settings: BaseSettings, redis_url: str) -> None:
     scale_out_settings(settings, redis_url)
 
 
+IMAGE_DOWNLOAD_PIPELINE = "newsspider.pipelines.download.ImageDownloadPipeline"
+
+
+def enable_image_download(settings: BaseSettings) -> None:
+    """Image download is opt-in: the pipeline joins only when it has somewhere to store."""
+    pipelines = dict(settings.getdict("ITEM_PIPELINES"))
+    pipelines.setdefault(IMAGE_DOWNLOAD_PIPELINE, 250)
+    settings.set("ITEM_PIPELINES", pipelines, priority="spider")
+
+
 def configure_crawler(crawler: Crawler, *, render_js: bool) -> None:
     settings = crawler.settings
     if render_js:
         enable_playwright(settings)
+    if settings.get("NEWSSPIDER_IMAGES_STORE"):
+        enable_image_download(settings)
     redis_url = settings.get("REDIS_URL")
     if redis_url:
         enable_redis(settings, redis_url)

@@ -181,9 +181,10 @@ ITEM_PIPELINES.update(
     {
         "newsspider.pipelines.images.ImageResolvePipeline": 100,
         "newsspider.pipelines.normalize.NormalizePipeline": 200,
-        "newsspider.pipelines.download.ImageDownloadPipeline": 250,
     }
 )
+# ImageDownloadPipeline (250) is added per crawl when NEWSSPIDER_IMAGES_STORE is set
+# (newsspider.runtime.configure_crawler), so crawls without it log no "Disabled" warning.
 
 # --- feed spider & render=js (spiders/feed.py, extract/feed.py, extract/auto.py, runtime.py) ---
 # Feed/sitemap documents the `feed` spider walks (index + children, RFC 5005 pages) unless -a max_pages.

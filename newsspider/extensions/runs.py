@@ -25,6 +25,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from newsspider.extensions.monitor import checks_document
 from newsspider.store.store import Store
 from newsspider.store.values import bson_value
 
@@ -80,6 +81,10 @@ class RunsRecorder:
         doc = run_document(
             self.run_id, spider.name, self.started_at or finished_at, finished_at, reason, stats,
         )
+        # The health checks ran just before (CrawlMonitor's priority is lower).
+        checks = checks_document(stats)
+        if checks is not None:
+            doc["checks"] = checks
         try:
             await self.store.put_run(doc)
         finally:

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ARTICLES, REJECTS, RUNS, REVISIONS = "articles", "rejects", "runs", "article_revisions"
+# A duplicate URL -> the article it was merged into (see writer._alias_upserts).
+URL_ALIASES = "url_aliases"
 # The four 16-bit SimHash bands ("0:1a2b" …), one scalar field each.  Not one
 # array field: nx-27017 answers ``{array: {$in: …}}`` (and ``$or``) with a full
 # scan even when indexed, while an equality on an indexed scalar field is an
@@ -216,7 +218,9 @@ class Store:
         )
         try:
             client.admin.command("ping")
-        except PyMongoError as exc:
+        except (PyMongoError, KeyError) as exc:
+            # KeyError: pymongo's SCRAM handshake against a server without auth
+            # (nx-27017 given a URI with credentials) fails that way, not as a PyMongoError.
             client.close()
             if self.stats is not None:
                 on_reactor(self.stats.set_value, "newsspider/store/unavailable", 1)
@@ -377,7 +381,7 @@ class Store:
     # -- reads ----------------------------------------------------------------
 
     async def known_ids(self, ids: list[str]) -> set[str]:
-        """Which of ``ids`` are stored articles (for incremental crawls), off the reactor."""
+        """Which of ``ids`` are stored, as articles or as a stored article's duplicate, off the reactor."""
         if not ids:
             return set()
         await self._ensure_open()
@@ -389,6 +393,11 @@ class Store:
         for start in range(0, len(unique), KNOWN_IDS_CHUNK):
             chunk = unique[start:start + KNOWN_IDS_CHUNK]
             found.update(d["_id"] for d in self.db[ARTICLES].find({"_id": {"$in": chunk}}, {"_id": 1}))
+            rest = [i for i in chunk if i not in found]
+            if rest:
+                found.update(
+                    d["_id"] for d in self.db[URL_ALIASES].find({"_id": {"$in": rest}}, {"_id": 1})
+                )
         return found
 
     def find_duplicate(

@@ -465,6 +465,7 @@ class StoreWriter:
 
         revisions: list[tuple[Op, ReplaceOne]] = []
         articles: list[tuple[Op, ReplaceOne | UpdateOne]] = []
+        aliases: list[tuple[Op, ReplaceOne]] = []
         rejects: list[tuple[Op, ReplaceOne]] = []
         runs: list[tuple[Op, ReplaceOne]] = []
         for op in ops:
@@ -472,10 +473,12 @@ class StoreWriter:
                 articles.append((op, self._plan_article(op, state, revisions, counts)))
                 for merge in parked.pop(op.doc["url"], ()):
                     articles.append((merge, _merge_update(merge, state)))
+                    aliases.extend(_alias_upserts(merge))
                     counts.merged += 1
             elif op.kind == MERGE:
                 if op.doc["target"] in state:
                     articles.append((op, _merge_update(op, state)))
+                    aliases.extend(_alias_upserts(op))
                     counts.merged += 1
                 else:
                     parked.setdefault(op.doc["target"], []).append(op)
@@ -497,7 +500,7 @@ class StoreWriter:
         # the retry recomputes the same archive (same _id) and loses nothing.
         for collection, planned in (
             ("article_revisions", revisions), ("articles", articles),
-            ("rejects", rejects), ("runs", runs),
+            ("url_aliases", aliases), ("rejects", rejects), ("runs", runs),
         ):
             self._bulk(collection, planned)
         self._inc("flushes")
@@ -581,6 +584,20 @@ def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
         {"_id": op.doc["target"]},
         {"$addToSet": {"alternate_urls": {"$each": list(op.doc["urls"])}}},
     )
+
+
+def _alias_upserts(op: Op) -> list[tuple[Op, ReplaceOne]]:
+    """``url_aliases`` documents: a duplicate's URL → the article it was merged into.
+
+    Keyed by ``_id`` so incremental crawls can skip a known duplicate with the
+    same cheap ``_id`` lookup as a stored article (an ``alternate_urls`` array
+    query would scan the collection on nx-27017).
+    """
+    return [
+        (op, ReplaceOne({"_id": url}, {"_id": url, "article": op.doc["target"], "at": op.at},
+                        upsert=True))
+        for url in op.doc["urls"]
+    ]
 
 
 def on_reactor(func: Callable[..., Any], *args: Any) -> None:

@@ -1,0 +1,112 @@
+"""The crawl monitor: threshold table on the pure checks, then real tiny crawls of the replica."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsspider.extensions.monitor import Thresholds, checks_document, evaluate
+from newsspider.replica.server import ReplicaServer
+from tests.conftest import REPO
+
+T = Thresholds(min_items=5, max_error_ratio=0.1, max_reject_ratio=0.2)
+
+
+@pytest.mark.parametrize(
+    ("stats", "reason", "failed"),
+    [
+        ({"item_scraped_count": 10, "downloader/response_count": 12}, "finished", []),
+        # Known (already stored) articles and dropped duplicates count as seen.
+        ({"item_scraped_count": 1, "newsspider/spider/articles_known": 3,
+          "item_dropped_count": 1, "downloader/response_count": 3}, "finished", []),
+        ({"item_scraped_count": 4, "downloader/response_count": 4}, "finished", ["min_items"]),
+        ({"item_scraped_count": 10, "downloader/response_count": 10, "log_count/ERROR": 1},
+         "finished", []),
+        ({"item_scraped_count": 10, "downloader/response_count": 10, "log_count/ERROR": 2},
+         "finished", ["error_ratio"]),
+        # Errors without a single response (the site is down) always fail.
+        ({"log_count/ERROR": 1}, "finished", ["error_ratio", "min_items"]),
+        ({"item_scraped_count": 8, "item_dropped_count": 2, "newsspider/validate/rejected": 2,
+          "downloader/response_count": 10}, "finished", []),
+        ({"item_scraped_count": 7, "item_dropped_count": 3, "newsspider/validate/rejected": 3,
+          "downloader/response_count": 10}, "finished", ["reject_ratio"]),
+        ({"item_scraped_count": 10, "downloader/response_count": 10}, "shutdown",
+         ["finish_reason"]),
+        ({"item_scraped_count": 10, "downloader/response_count": 10}, "closespider_itemcount",
+         []),
+    ],
+)
+def test_thresholds(stats: dict, reason: str, failed: list[str]) -> None:
+    results = evaluate(stats, reason, T)
+    assert sorted(r.name for r in results if not r.passed) == sorted(failed)
+    for result in results:
+        assert result.message  # every check says what it measured
+
+
+def test_min_items_zero_switches_the_check_off() -> None:
+    results = evaluate({}, "finished", Thresholds(min_items=0))
+    assert all(r.passed for r in results)
+
+
+def test_checks_document() -> None:
+    assert checks_document({}) is None
+    assert checks_document({"newsspider/monitor/checks": 4, "newsspider/monitor/failed": 0}) == {
+        "passed": True, "failed": []}
+    assert checks_document({
+        "newsspider/monitor/checks": 4, "newsspider/monitor/failed": 2,
+        "newsspider/monitor/failed/reject_ratio": 1, "newsspider/monitor/failed/min_items": 1,
+    }) == {"passed": False, "failed": ["min_items", "reject_ratio"]}
+
+
+@pytest.fixture(scope="module")
+def replica():
+    with ReplicaServer() as server:
+        yield server
+
+
+def _newsspider_crawl(mongo_uri: str, db_name: str, data_dir: Path, start_url: str,
+                      **settings: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "newsspider.cli", "crawl", "--quiet", "ofweek",
+           "-a", f"start_url={start_url}",
+           "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO"]
+    env = {**os.environ, "MONGO_URI": mongo_uri, "MONGO_DATABASE": db_name,
+           "NEWSSPIDER_DATA_DIR": str(data_dir), **settings}
+    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+                          check=False)
+
+
+def test_healthy_crawl_passes_every_check(replica, mongo_uri, mongo_db, tmp_path) -> None:
+    proc = _newsspider_crawl(mongo_uri, mongo_db.name, tmp_path, replica.listing_url)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "monitor: all 4 checks passed" in proc.stderr
+    run = mongo_db.runs.find_one()
+    assert run is not None
+    assert run["stats"]["newsspider/monitor/failed"] == 0
+    assert run["checks"] == {"passed": True, "failed": []}
+
+
+def test_failing_checks_fail_the_crawl_and_are_recorded(
+    replica, mongo_uri, mongo_db, tmp_path
+) -> None:
+    proc = _newsspider_crawl(
+        mongo_uri, mongo_db.name, tmp_path, replica.listing_url,
+        NEWSSPIDER_MONITOR_MIN_ITEMS="1000", NEWSSPIDER_MONITOR_MAX_REJECT_RATIO="0",
+    )
+    # Exit 1: the crawl ran but failed a health check (newsspider.cli).
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "ERROR: monitor check min_items failed" in proc.stderr
+    assert "expected at least 1000" in proc.stderr
+    assert "ERROR: monitor check reject_ratio failed" in proc.stderr
+    run = mongo_db.runs.find_one()
+    assert run is not None
+    stats = run["stats"]
+    assert stats["newsspider/monitor/failed"] == 2
+    assert stats["newsspider/monitor/failed/min_items"] == 1
+    assert stats["newsspider/monitor/failed/reject_ratio"] == 1
+    assert run["checks"] == {"passed": False, "failed": ["min_items", "reject_ratio"]}
+    # The articles themselves were still stored: a failed check flags the run, no more.
+    assert mongo_db.articles.count_documents({}) > 0
