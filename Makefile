@@ -25,7 +25,7 @@ bench: venv
 	$(BIN)/python -m bench
 
 fuzz: venv
-	NEWSSPIDER_FUZZ_EXAMPLES=$${NEWSSPIDER_FUZZ_EXAMPLES:-100000} $(BIN)/python -m pytest -q -m fuzz tests/test_fuzz.py -p no:cacheprovider
+	NEWSSPIDER_FUZZ_EXAMPLES=$${NEWSSPIDER_FUZZ_EXAMPLES:-100000} $(BIN)/python -m pytest -q -m fuzz tests/test_fuzz.py -p no:cacheprovider --timeout=0
 
 lint: venv
 	$(BIN)/ruff check newsspider tests bench

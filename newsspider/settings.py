@@ -219,3 +219,9 @@ DOWNLOADER_MIDDLEWARES.update(
 NEWSSPIDER_RESUME_ENABLED = str(_env("NEWSSPIDER_RESUME_ENABLED", "true")).lower() in (
     "1", "true", "yes",
 )
+
+# --- throughput -------------------------------------------------------------
+# Bytes of responses whose items may be in the pipelines at once before Scrapy
+# stops fetching: items briefly wait on the store (duplicate lookups, a full
+# write queue), and the default 5 MB made downloads stall behind them.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = int(_env("NEWSSPIDER_SCRAPER_MAX_ACTIVE_BYTES", 32_000_000))

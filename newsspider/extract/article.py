@@ -6,11 +6,17 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from urllib.parse import urljoin
 
 from parsel import Selector
 
-from newsspider.extract.common import clean_text, first_text, first_value, parse_date, select
+from newsspider.extract.common import (
+    absolute_url,
+    clean_text,
+    first_text,
+    first_value,
+    parse_date,
+    select,
+)
 from newsspider.portals.base import Portal
 
 
@@ -49,8 +55,8 @@ def parse_article(html: str, url: str, portal: Portal) -> ArticlePage:
     next_url = None
     href = first_value(doc, rules.next_page)
     if href and not href.startswith(("javascript:", "#")):
-        candidate = urljoin(url, href)
-        if candidate != url and (
+        candidate = absolute_url(url, href)
+        if candidate and candidate != url and (
             rules.page_url_regex is None or _regex(rules.page_url_regex).search(candidate)
         ):
             next_url = candidate

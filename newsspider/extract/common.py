@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from parsel import Selector, SelectorList
@@ -14,6 +15,19 @@ from parsel import Selector, SelectorList
 from newsspider.portals.base import is_xpath
 
 _WS = re.compile(r"\s+")
+
+
+def absolute_url(base: str, href: str) -> str | None:
+    """``href`` resolved against ``base``; ``None`` for a malformed link.
+
+    ``urljoin`` raises ``ValueError`` on hrefs like ``http://[::1`` (an
+    unclosed IPv6 host, found by tests/test_fuzz.py): one broken link on a
+    page must cost that link, not the whole page.
+    """
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
 
 
 def select(node: Selector, selector: str) -> SelectorList[Selector]:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from urllib.parse import urljoin
 
 from parsel import Selector
 
-from newsspider.extract.common import first_text, first_value, parse_date, select
+from newsspider.extract.common import absolute_url, first_text, first_value, parse_date, select
 from newsspider.portals.base import Portal
 
 _HTML_SUFFIX = re.compile(r"(?:-\d+)?\.s?html?$")
@@ -56,8 +55,8 @@ def parse_listing(html: str, url: str, portal: Portal) -> ListingPage:
         href = first_value(node, rules.link)
         if not href or href.startswith(("javascript:", "#", "mailto:")):
             continue
-        absolute = urljoin(url, href)
-        if absolute in seen:
+        absolute = absolute_url(url, href)
+        if absolute is None or absolute in seen:
             continue
         seen.add(absolute)
         date_text = first_text(node, rules.date)
@@ -76,5 +75,5 @@ def parse_listing(html: str, url: str, portal: Portal) -> ListingPage:
     page.has_pagination = any(select(doc, selector) for selector in rules.pagination)
     next_href = first_value(doc, rules.next_page)
     if next_href and not next_href.startswith(("javascript:", "#")):
-        page.next_url = urljoin(url, next_href)
+        page.next_url = absolute_url(url, next_href)
     return page

@@ -156,11 +156,18 @@ class NormalizedBody:
 
 @dataclass(slots=True)
 class ResolvedBody:
-    """Body HTML with images and links resolved, not yet sanitized."""
+    """Body HTML with images and links resolved, not yet sanitized.
+
+    ``tree`` and ``records`` are the parsed, resolved body that ``html`` was
+    serialized from: :func:`normalize_resolved` builds on them, so a body
+    going through both stages in one process is parsed once.
+    """
 
     html: str
     images: list[ImageRecord] = field(default_factory=list)
     events: Counter[str] = field(default_factory=Counter)
+    tree: Any = None
+    records: dict[Any, ImageRecord] = field(default_factory=dict)
 
 
 def decode_cfemail(hex_string: str) -> str | None:
@@ -776,7 +783,7 @@ def resolve_body(
     images = [records[img] for img in root.iter("img") if img in records]
     markup = (root.text or "") and _escape_text(root.text)
     markup += "".join(lxml_html.tostring(child, encoding="unicode") for child in root)
-    return ResolvedBody(markup, images, events)
+    return ResolvedBody(markup, images, events, root, records)
 
 
 def normalize_body(
@@ -793,8 +800,26 @@ def normalize_body(
     events: Counter[str] = Counter()
     try:
         root, records = _prepare_tree(html or "", base_url, rules, config, events)
-        if root is None:
-            return NormalizedBody("", "", [], events)
+    except (etree.ParserError, ValueError, RecursionError) as exc:
+        events["parse_failed"] += 1
+        events[f"error/{type(exc).__name__}"] += 1
+        return NormalizedBody("", "", [], events)
+    return _build(root, records, events)
+
+
+def normalize_resolved(resolved: ResolvedBody) -> NormalizedBody:
+    """:func:`normalize_body` of a body :func:`resolve_body` already parsed and resolved.
+
+    Same output as ``normalize_body(resolved.html, …)`` without parsing,
+    applying the rules and resolving the images a second time.
+    """
+    return _build(resolved.tree, resolved.records, Counter())
+
+
+def _build(root: Any, records: dict[Any, ImageRecord], events: Counter[str]) -> NormalizedBody:
+    if root is None:
+        return NormalizedBody("", "", [], events)
+    try:
         builder = _Builder(records)
         out = etree.Element("body")
         builder.flow(_items(root), out, "p", "always")

@@ -13,10 +13,12 @@ Two lookups, both without blocking the reactor:
   ``NEWSSPIDER_DEDUP_INDEX_SIZE`` entries) — an item is registered there
   *before* the store is asked, so two identical items in flight at once can't
   both pass, and articles enqueued but not yet flushed are still seen;
-* the store, off the reactor thread: ``content_hash`` equality, then one
-  equality per SimHash band field (four 16-bit bands ``simhash_band_0..3``;
-  any hash within 3 bits shares one) with the Hamming distance checked in
-  Python — indexed lookups, never a scan.
+* the store, off the reactor thread: the item's four 16-bit SimHash bands
+  are ``_id``s of the ``dedup_keys`` collection, listing the stored bodies
+  with that band (any hash within 3 bits shares one; an exact copy shares
+  all four).  Items in flight together are looked up in ONE ``_id`` query
+  (:class:`KeyBatcher`); only when a stored body is within the distance does
+  a second ``_id`` query check its current version — never a scan.
   While the store is unreachable this lookup is skipped (stat
   ``newsspider/dedup/lookup_skipped``) rather than stalling the crawl.
 
@@ -39,8 +41,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
 
-from newsspider.normalize.text import hamming, simhash_bands
-from newsspider.store.store import Store
+from newsspider.normalize.text import hamming
+from newsspider.store.store import Store, dedup_keys
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +137,100 @@ class RecentIndex:
                     del self._by_band[key]
 
 
+def near_candidates(
+    refs: dict[str, list[str]], url: str, simhash: int, distance: int
+) -> list[tuple[int, str]]:
+    """``(distance, url)`` of the stored bodies within ``distance`` bits, nearest first."""
+    found: dict[str, int] = {}
+    for key in dedup_keys(simhash):
+        for ref in refs.get(key, ()):
+            value, _, other = ref.partition("|")
+            if not other or other == url or other in found:
+                continue
+            try:
+                d = hamming(int(value), simhash)
+            except ValueError:
+                continue
+            if d <= distance:
+                found[other] = d
+    return sorted((d, other) for other, d in found.items())
+
+
+def choose_duplicate(
+    states: dict[str, dict[str, Any]],
+    url: str,
+    content_hash: str,
+    simhash: int,
+    candidates: list[tuple[int, str]],
+    distance: int,
+) -> tuple[str, str] | None:
+    """The stored article ``url`` duplicates, ``(its _id, "exact"|"near")``, from current states.
+
+    ``url`` itself being stored means a re-crawl (a revision check), not a
+    duplicate.  A candidate's key may be stale (its article was revised or is
+    gone), so the distance is checked again against the stored SimHash.
+    """
+    if url in states:
+        return None
+    exact = sorted(c for _, c in candidates if states.get(c, {}).get("content_hash") == content_hash)
+    if exact:
+        return exact[0], "exact"
+    best: tuple[int, str] | None = None
+    for _, other in candidates:
+        stored = states.get(other, {}).get("simhash")
+        if stored is None:
+            continue
+        d = hamming(int(stored), simhash)
+        if d <= distance and (best is None or (d, other) < best):
+            best = (d, other)
+    return (best[1], "near") if best else None
+
+
+class KeyBatcher:
+    """Band-key lookups for many items in one store query; at most one query in flight.
+
+    Requests that arrive while a query runs wait for the next one, which asks
+    for all of them at once: under load batches grow by themselves, and an
+    idle crawl pays one round trip per item, as before.
+    """
+
+    def __init__(self, fetch: Any) -> None:
+        self.fetch = fetch  # blocking: list[str] -> dict[str, list[str]]
+        self.pending: list[tuple[list[str], Deferred[dict[str, list[str]]]]] = []
+        self.running = False
+        self.queries = 0
+
+    async def get(self, keys: list[str]) -> dict[str, list[str]]:
+        waiter: Deferred[dict[str, list[str]]] = Deferred()
+        self.pending.append((keys, waiter))
+        if not self.running:
+            self._next()
+        return await maybe_deferred_to_future(waiter)
+
+    def _next(self) -> None:
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        self.running = True
+        self.queries += 1
+        wanted = sorted({key for keys, _ in batch for key in keys})
+        query = deferToThread(self.fetch, wanted)
+
+        def answered(result: dict[str, list[str]]) -> None:
+            self.running = False
+            for keys, waiter in batch:
+                waiter.callback({k: result[k] for k in keys if k in result})
+            self._next()
+
+        def failed(failure: Any) -> None:
+            self.running = False
+            for _, waiter in batch:
+                waiter.errback(failure)
+            self._next()
+
+        query.addCallbacks(answered, failed)
+
+
 class DedupPipeline:
     def __init__(self, crawler: Crawler, store: Store, distance: int, index_size: int) -> None:
         self.crawler = crawler
@@ -142,6 +238,7 @@ class DedupPipeline:
         self.store = store
         self.distance = distance
         self.index = RecentIndex(index_size)
+        self.keys = KeyBatcher(store.dedup_refs_blocking)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
@@ -201,14 +298,20 @@ class DedupPipeline:
             self._inc("lookup_skipped")
             return None
         try:
-            return await maybe_deferred_to_future(deferToThread(
-                self.store.find_duplicate, url, content_hash, simhash,
-                simhash_bands(simhash, BANDS), self.distance,
+            refs = await self.keys.get(dedup_keys(simhash))
+            candidates = near_candidates(refs, url, simhash, self.distance)
+            if not candidates:
+                return None
+            # Rare: something stored is close.  Check the current versions (and
+            # whether this URL itself is stored) with one more _id query.
+            states = await maybe_deferred_to_future(deferToThread(
+                self.store.article_states_blocking, [url, *(c for _, c in candidates)]
             ))
         except PyMongoError as exc:
             self._inc("lookup_errors")
             logger.warning("duplicate lookup for %s failed (%s); keeping the item", url, exc)
             return None
+        return choose_duplicate(states, url, content_hash, simhash, candidates, self.distance)
 
     async def _merge(self, item: dict[str, Any], target: str, kind: str) -> None:
         urls = [item["url"]]

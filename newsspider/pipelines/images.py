@@ -26,10 +26,18 @@ from typing import Any
 from scrapy.crawler import Crawler
 
 from newsspider.normalize.html import resolve_body
+
+# Private item key: the ResolvedBody (parsed tree) handed to NormalizePipeline.
+RESOLVED_KEY = "_resolved_body"
 from newsspider.normalize.images import ImageConfig
 from newsspider.normalize.rules import BodyRules
 
-__all__ = ["ImageResolvePipeline", "image_config_from_settings", "portal_body_rules"]
+__all__ = [
+    "ImageResolvePipeline",
+    "image_config_from_settings",
+    "item_base_url",
+    "portal_body_rules",
+]
 
 _STAT = "newsspider/images/"
 
@@ -44,6 +52,19 @@ def image_config_from_settings(settings: Any) -> ImageConfig:
     except ValueError as exc:
         # A typo in a pattern must stop the crawl at start, not skew every item.
         raise ValueError(f"NEWSSPIDER_IMAGE_PROXIES/PLACEHOLDERS: {exc}") from exc
+
+
+def item_base_url(item: Any) -> str | None:
+    """The URL the body's relative links resolve against: ``fetched_url``, else ``url``.
+
+    Only a string counts: a non-string value (a broken item) must not crash
+    URL joining (found by tests/test_fuzz.py); the validator rejects the item.
+    """
+    for name in ("fetched_url", "url"):
+        value = item.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def portal_body_rules(crawler: Crawler) -> BodyRules | None:
@@ -71,9 +92,12 @@ class ImageResolvePipeline:
             # Nothing to resolve; the validator rejects an item without a body.
             self.stats.inc_value(_STAT + "no_body")
             return item
-        base_url = item.get("fetched_url") or item.get("url")
+        base_url = item_base_url(item)
         resolved = resolve_body(raw, base_url, portal_body_rules(self.crawler), self.config)
         item["body_html"] = resolved.html
+        # The parsed tree goes on to NormalizePipeline (same process) so the
+        # body is parsed once; it pops the key, nothing stores it.
+        item[RESOLVED_KEY] = resolved
         item["images"] = resolved.images
         item["lead_image"] = resolved.images[0]["url"] if resolved.images else None
         self.stats.inc_value(_STAT + "items")

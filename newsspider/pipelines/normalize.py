@@ -28,10 +28,15 @@ from typing import Any
 from lxml import etree
 from scrapy.crawler import Crawler
 
-from newsspider.normalize.html import normalize_body
+from newsspider.normalize.html import normalize_body, normalize_resolved
 from newsspider.normalize.images import ImageConfig
 from newsspider.normalize.text import content_hash, simhash64
-from newsspider.pipelines.images import image_config_from_settings, portal_body_rules
+from newsspider.pipelines.images import (
+    RESOLVED_KEY,
+    image_config_from_settings,
+    item_base_url,
+    portal_body_rules,
+)
 
 __all__ = ["NormalizePipeline"]
 
@@ -60,6 +65,7 @@ class NormalizePipeline:
         return item
 
     def process_item(self, item: Any) -> Any:
+        resolved = item.pop(RESOLVED_KEY, None)
         if item.get("_errors"):
             return item
         html = item.get("body_html")
@@ -67,9 +73,15 @@ class NormalizePipeline:
             html = item.get("raw_body_html")
         if not isinstance(html, str):
             return self._reject(item, "no_body", "the article has no body HTML")
-        base_url = item.get("fetched_url") or item.get("url")
+        base_url = item_base_url(item)
         try:
-            result = normalize_body(html, base_url, portal_body_rules(self.crawler), self.config)
+            if resolved is not None and resolved.html == html and resolved.tree is not None:
+                # Parsed and resolved by ImageResolvePipeline just before: build on its tree.
+                result = normalize_resolved(resolved)
+            else:
+                result = normalize_body(
+                    html, base_url, portal_body_rules(self.crawler), self.config
+                )
             text = result.text
             fingerprint = simhash64(text)
         except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:

@@ -14,6 +14,7 @@ Settings: ``NEWSSPIDER_REJECT_MAX_FIELD`` (longest string kept in a reject's
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from newsspider.models import validate_article
+from newsspider.store.values import bson_key
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,22 @@ class RejectedItem(DropItem):
         super().__init__(f"rejected {url}: {reasons}", log_level="INFO")
 
 
+def _storable(value: Any) -> Any:
+    """``value`` with every nested mapping key and integer one BSON accepts.
+
+    A NUL byte in a key or an integer beyond 64 bits makes BSON refuse the
+    whole document, and the reject is then lost (found by tests/test_fuzz.py):
+    the copy of a bad item must never make its own reject unstorable.
+    """
+    if isinstance(value, Mapping):
+        return {bson_key(str(k).replace("\x00", "\ufffd")): _storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return str(value)
+    return value
+
+
 def _as_scraped(item: dict[str, Any], max_len: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in item.items():
@@ -42,7 +60,7 @@ def _as_scraped(item: dict[str, Any], max_len: int) -> dict[str, Any]:
         if isinstance(value, str) and len(value) > max_len:
             value = value[:max_len] + f"… [{len(value) - max_len} characters cut]"
         out[key.lstrip("_")] = value
-    return out
+    return _storable(out)
 
 
 class ValidatePipeline:

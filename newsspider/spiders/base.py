@@ -170,8 +170,8 @@ class NewsSpider(scrapy.Spider):
             limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
             return "too_large", f"page larger than DOWNLOAD_MAXSIZE ({limit} bytes): {message}"
         if failure.check(DownloadTimeoutError, TimeoutError):
-            limit = self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
-            return "timeout", f"no answer within DOWNLOAD_TIMEOUT ({limit:g} s), every retry"
+            seconds = self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
+            return "timeout", f"no answer within DOWNLOAD_TIMEOUT ({seconds:g} s), every retry"
         if failure.check(IgnoreRequest) and message.startswith("redirect loop"):
             return "redirect_loop", message
         if failure.check(IgnoreRequest) and "max redirections" in message:

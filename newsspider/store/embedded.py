@@ -33,6 +33,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the parent dies (Linux).
+
+    The store runs in its own session so a Ctrl-C aimed at the crawl does not
+    stop it before the crawl has flushed; without this, a SIGKILLed crawl would
+    leave its embedded store running.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _nx_command() -> list[str]:
     exe = Path(sys.executable).with_name("nx-27017")
     if exe.exists():
@@ -74,6 +88,13 @@ class EmbeddedStore:
 
     def start(self) -> str:
         """Start the server and return its URI once it answers a ping."""
+        self.spawn()
+        return self.wait_ready()
+
+    def spawn(self) -> None:
+        """Start the server process without waiting for it (see :meth:`wait_ready`)."""
+        if self.process is not None:
+            return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cmd = _nx_command() + [
             "--data-dir", str(self.data_dir),
@@ -85,8 +106,13 @@ class EmbeddedStore:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent,
             )
+
+    def wait_ready(self) -> str:
+        """Wait until the spawned server answers a ping; returns its URI."""
+        if self.process is None:
+            self.spawn()
         self._wait_until_ready()
         logger.info("embedded store (nx-27017) listening at %s, data in %s", self.uri, self.data_dir)
         return self.uri

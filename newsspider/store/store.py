@@ -58,14 +58,16 @@ logger = logging.getLogger(__name__)
 ARTICLES, REJECTS, RUNS, REVISIONS = "articles", "rejects", "runs", "article_revisions"
 # A duplicate URL -> the article it was merged into (see writer._alias_upserts).
 URL_ALIASES = "url_aliases"
-# The four 16-bit SimHash bands ("0:1a2b" …), one scalar field each.  Not one
-# array field: nx-27017 answers ``{array: {$in: …}}`` (and ``$or``) with a full
-# scan even when indexed, while an equality on an indexed scalar field is an
-# index lookup on both nx-27017 and MongoDB (measured: 4 lookups 4.5 ms vs
-# 176 ms for one $in, at 20k articles).
-BAND_FIELDS = tuple(f"simhash_band_{i}" for i in range(4))
+# Near-duplicate lookup keys: ``_id`` = one 16-bit SimHash band ("0:1a2b"),
+# ``refs`` = ["<simhash>|<url>", …] of the stored bodies with that band.  Keyed
+# by ``_id`` because nx-27017 answers any other query shape — a scalar ``$in``,
+# an array field, ``$or`` — with a full scan (176 ms at 20k articles), while an
+# ``_id`` ``$in`` is an index lookup on nx-27017 and MongoDB alike: one query
+# serves a whole batch of items (newsspider.pipelines.dedup).
+DEDUP_KEYS = "dedup_keys"
+SIMHASH_BANDS = 4
 INDEXES: dict[str, tuple[str, ...]] = {
-    ARTICLES: ("published_at", "portal", "content_hash", "simhash", *BAND_FIELDS),
+    ARTICLES: ("published_at", "portal", "content_hash", "simhash"),
     REJECTS: ("portal", "at"),
     RUNS: ("portal", "started_at"),
 }
@@ -166,7 +168,19 @@ class Store:
             store = cls.from_settings(crawler.settings, stats=crawler.stats)
             crawler._newsspider_store = store  # type: ignore[attr-defined]
             crawler.signals.connect(store._engine_stopped, signal=signals.engine_stopped)
+            # The embedded server takes about a second to start: let it boot
+            # while Scrapy builds the rest of the crawler.
+            store.prestart()
         return store
+
+    def prestart(self) -> None:
+        """Spawn the embedded server now (when one is needed); :meth:`open` waits for it."""
+        with self._lock:
+            if not self.configured_uri and self.embedded is None and self.client is None:
+                self.embedded = EmbeddedStore(
+                    self.data_dir / "store", start_timeout=self.start_timeout
+                )
+                self.embedded.spawn()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -206,8 +220,11 @@ class Store:
 
     def _connect(self) -> None:
         if not self.configured_uri:
-            self.embedded = EmbeddedStore(self.data_dir / "store", start_timeout=self.start_timeout)
-            self.uri = self.embedded.start()
+            if self.embedded is None:
+                self.embedded = EmbeddedStore(
+                    self.data_dir / "store", start_timeout=self.start_timeout
+                )
+            self.uri = self.embedded.wait_ready()
             logger.info("embedded store started: MONGO_URI=%s (data in %s)",
                         redact_uri(self.uri), self.embedded.data_dir)
         client: MongoClient[dict[str, Any]] = MongoClient(
@@ -308,6 +325,10 @@ class Store:
                 logger.debug("closing the store left open by %d component(s)", self._users)
                 self._users = 0
                 self._teardown()
+            elif self.embedded is not None:
+                # Spawned early but never opened (e.g. the crawl failed to start).
+                self.embedded.stop()
+                self.embedded = None
 
     @property
     def available(self) -> bool:
@@ -400,53 +421,33 @@ class Store:
                 )
         return found
 
-    def find_duplicate(
-        self,
-        url: str,
-        content_hash: str,
-        simhash: int,
-        bands: list[str],
-        distance: int,
-    ) -> tuple[str, str] | None:
-        """The stored article ``url`` duplicates, as ``(its _id, "exact"|"near")``, else None.
+    def dedup_refs_blocking(self, keys: list[str]) -> dict[str, list[str]]:
+        """``{band key: ["<simhash>|<url>", …]}`` for the keys that exist; one ``_id`` query."""
+        found: dict[str, list[str]] = {}
+        for start in range(0, len(keys), KNOWN_IDS_CHUNK):
+            chunk = keys[start:start + KNOWN_IDS_CHUNK]
+            for doc in self.db[DEDUP_KEYS].find({"_id": {"$in": chunk}}):
+                found[doc["_id"]] = [r for r in doc.get("refs") or [] if isinstance(r, str)]
+        return found
 
-        Only indexed lookups: ``content_hash`` equality, then one equality per
-        SimHash band field (any equal 16-bit band), the Hamming distance checked here.  An
-        article already stored under ``url`` itself means a re-crawl, not a
-        duplicate: None.  Blocking; call it off the reactor thread.
-        """
-        from newsspider.normalize.text import hamming
-
-        articles = self.db[ARTICLES]
-        if articles.find_one({"_id": url}, {"_id": 1}) is not None:
-            return None
-        exact = [d["_id"] for d in articles.find({"content_hash": content_hash}, {"_id": 1}).limit(10)]
-        exact = [i for i in exact if i != url]
-        if exact:
-            return min(exact), "exact"
-        best: tuple[int, str] | None = None
-        for field, band in zip(BAND_FIELDS, bands, strict=False):
-            for doc in articles.find({field: band}, {"_id": 1, "simhash": 1}):
-                if doc["_id"] == url or doc.get("simhash") is None:
-                    continue
-                d = hamming(int(doc["simhash"]), simhash)
-                if d <= distance and (best is None or (d, doc["_id"]) < best):
-                    best = (d, doc["_id"])
-        return (best[1], "near") if best else None
+    def article_states_blocking(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """``{_id: {simhash, content_hash}}`` of the stored articles among ``ids``."""
+        fields = {"_id": 1, "simhash": 1, "content_hash": 1}
+        return {d["_id"]: d for d in self.db[ARTICLES].find({"_id": {"$in": ids}}, fields)}
 
 
-def band_fields(simhash: int) -> dict[str, str]:
-    """``{"simhash_band_0": "0:1a2b", …}``: the indexed near-duplicate lookup keys."""
+def dedup_keys(simhash: int) -> list[str]:
+    """The ``dedup_keys`` ids of a SimHash: its four 16-bit bands, ``["0:1a2b", …]``.
+
+    Any two hashes within 3 bits share at least one band (pigeonhole).
+    """
     from newsspider.normalize.text import simhash_bands
 
-    return dict(zip(BAND_FIELDS, simhash_bands(simhash, len(BAND_FIELDS)), strict=True))
+    return simhash_bands(simhash, SIMHASH_BANDS)
 
 
 def _article_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(doc)
-    if BAND_FIELDS[0] not in out and out.get("simhash") is not None:
-        out.update(band_fields(int(out["simhash"])))
-    return out
+    return dict(doc)
 
 
 def reject_doc(

@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 import bson
 from bson.errors import InvalidDocument
-from pymongo import ReplaceOne, UpdateOne
+from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from newsspider.store.journal import Journal
@@ -185,6 +185,10 @@ class _Counts:
     merged: int = 0
     rejects: int = 0
     runs: int = 0
+
+
+class _InsertConflict(Exception):
+    """An article planned as new was inserted meanwhile by someone else."""
 
 
 class _BadOp(Exception):
@@ -441,9 +445,17 @@ class StoreWriter:
     def _write(self, chunk: list[Op]) -> None:
         """Write ``chunk`` (and due parked merges); drop only ops the store refuses for good."""
         ops = list(chunk)
+        conflicts = 0
         while True:
             try:
                 parked, counts = self._write_once(ops)
+            except _InsertConflict:
+                # Another writer (a scale-out worker) inserted one of these
+                # articles after our read: read again and replace instead.
+                conflicts += 1
+                if conflicts > 3:
+                    raise
+                continue
             except _BadOp as bad:
                 logger.error("store refused %s %s, dropped: %s", bad.op.kind, bad.op.key, bad.reason)
                 self._inc("write_errors")
@@ -464,13 +476,14 @@ class StoreWriter:
                 state[doc["_id"]] = doc
 
         revisions: list[tuple[Op, ReplaceOne]] = []
-        articles: list[tuple[Op, ReplaceOne | UpdateOne]] = []
+        articles: list[tuple[Op, InsertOne | ReplaceOne | UpdateOne]] = []
         aliases: list[tuple[Op, ReplaceOne]] = []
+        keys: list[tuple[Op, UpdateOne]] = []
         rejects: list[tuple[Op, ReplaceOne]] = []
         runs: list[tuple[Op, ReplaceOne]] = []
         for op in ops:
             if op.kind == ARTICLE:
-                articles.append((op, self._plan_article(op, state, revisions, counts)))
+                articles.append((op, self._plan_article(op, state, revisions, keys, counts)))
                 for merge in parked.pop(op.doc["url"], ()):
                     articles.append((merge, _merge_update(merge, state)))
                     aliases.extend(_alias_upserts(merge))
@@ -500,7 +513,7 @@ class StoreWriter:
         # the retry recomputes the same archive (same _id) and loses nothing.
         for collection, planned in (
             ("article_revisions", revisions), ("articles", articles),
-            ("url_aliases", aliases), ("rejects", rejects), ("runs", runs),
+            ("url_aliases", aliases), ("dedup_keys", keys), ("rejects", rejects), ("runs", runs),
         ):
             self._bulk(collection, planned)
         self._inc("flushes")
@@ -511,8 +524,9 @@ class StoreWriter:
         op: Op,
         state: dict[str, dict[str, Any]],
         revisions: list[tuple[Op, ReplaceOne]],
+        keys: list[tuple[Op, UpdateOne]],
         counts: _Counts,
-    ) -> ReplaceOne:
+    ) -> ReplaceOne | InsertOne:
         doc = op.doc
         url = doc["url"]
         new = {k: v for k, v in doc.items() if k not in BOOKKEEPING}
@@ -521,6 +535,10 @@ class StoreWriter:
         if previous is None:
             new.update(first_seen_at=op.at, updated_at=op.at, alternate_urls=[], revision=1)
             counts.inserted += 1
+            keys.extend((op, push) for push in dedup_key_pushes(url, new.get("simhash")))
+            state[url] = dict(new, alternate_urls=[])
+            # New by the batch's read: an insert is cheaper than a replace-upsert on nx-27017.
+            return InsertOne(new)
         else:
             revision = int(previous.get("revision") or 1)
             new.update(
@@ -537,6 +555,7 @@ class StoreWriter:
                 revisions.append((op, ReplaceOne({"_id": archive["_id"]}, archive, upsert=True)))
                 new.update(revision=revision + 1, updated_at=op.at)
                 counts.revised += 1
+                keys.extend((op, push) for push in dedup_key_pushes(url, new.get("simhash")))
         # Later ops on the same URL in this batch build on this version.
         state[url] = dict(new, alternate_urls=list(new["alternate_urls"]))
         return ReplaceOne({"_id": url}, new, upsert=True)
@@ -551,6 +570,8 @@ class StoreWriter:
             if not errors:
                 raise
             first = errors[0]
+            if first.get("code") == 11000 and isinstance(planned[first["index"]][1], InsertOne):
+                raise _InsertConflict(str(first.get("errmsg"))) from exc
             raise _BadOp(planned[first["index"]][0], str(first.get("errmsg"))) from exc
         except InvalidDocument as exc:
             for op, _request in planned:
@@ -584,6 +605,25 @@ def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
         {"_id": op.doc["target"]},
         {"$addToSet": {"alternate_urls": {"$each": list(op.doc["urls"])}}},
     )
+
+
+def dedup_key_pushes(url: str, simhash: Any) -> list[UpdateOne]:
+    """``dedup_keys`` entries for a stored body: one per SimHash band, ``"<simhash>|<url>"``.
+
+    Near-duplicate lookups then read a whole batch of items' band keys with one
+    ``_id`` query (see newsspider.pipelines.dedup); on nx-27017 a query on any
+    other field, scalar ``$in`` included, scans the collection.  Values are
+    strings because nx-27017 stores a pushed sub-document as JSON text.
+    """
+    if simhash is None:
+        return []
+    from newsspider.store.store import dedup_keys
+
+    ref = f"{int(simhash)}|{url}"
+    return [
+        UpdateOne({"_id": key}, {"$push": {"refs": ref}}, upsert=True)
+        for key in dedup_keys(int(simhash))
+    ]
 
 
 def _alias_upserts(op: Op) -> list[tuple[Op, ReplaceOne]]:

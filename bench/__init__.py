@@ -1,0 +1,22 @@
+"""``make bench``: the contract §6 figures, measured side by side in one run.
+
+``python -m bench`` (or ``make bench``) prints one ``name: value`` line per
+figure and writes ``bench/out/report.json`` and ``bench/out/crawls.png``
+(articles crawled and RSS over time for every crawl it ran).  Every crawl is
+a ``scrapy crawl ofweek`` subprocess against one generated replica served by
+its own process, so the crawler, the replica and the store never share a GIL.
+
+Sizes: the full run crawls 10,000 and 50,000 articles for the memory figures
+(about 10 minutes on two cores); ``BENCH_QUICK=1`` runs the same figures at
+smaller sizes, labelled as such in the output and the report.
+
+The process exits non-zero only when a figure could not be measured, never
+because a target was missed.  Reads the environment: ``BENCH_QUICK``,
+``BENCH_OUT`` (output directory, default ``bench/out``).  Writes no stats.
+"""
+
+from __future__ import annotations
+
+from bench.runner import BenchConfig, run
+
+__all__ = ["BenchConfig", "run"]

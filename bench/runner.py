@@ -1,0 +1,185 @@
+"""Measure every figure and build the report (see :mod:`bench`).
+
+``run(config)`` returns ``{"figures": {name: value}, "details": {...},
+"crawls": [...]}``; :mod:`bench.__main__` prints and saves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench import normalize as normalize_bench
+from bench.procs import BenchError, CrawlResult, Replica, article_urls, fetch, run_crawl
+
+logger = logging.getLogger("bench")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes of one bench run."""
+
+    mode: str = "full"
+    per_page: int = 50  # replica listing page size: fewer listing pages per article
+    overhead_articles: int = 1500  # articles per crawl of the pipeline-overhead pairs
+    overhead_repeats: int = 3  # bare/full pairs, alternated; the median counts
+    rss_small: int = 10_000  # articles of the crawl reported as peak_rss_mb_10k
+    rss_large: int = 50_000  # … as peak_rss_mb_50k
+    store_items: int = 2000  # documents per side of bulk_vs_naive_store_ratio
+    store_rounds: int = 2
+    normalize_pages: int = 40
+    normalize_repeat: int = 5
+    replica_requests: int = 5000
+    replica_clients: int = 8
+
+    @classmethod
+    def quick(cls) -> BenchConfig:
+        return cls(
+            mode="quick", overhead_articles=500, rss_small=1000, rss_large=5000,
+            store_items=500, store_rounds=1, normalize_pages=20, normalize_repeat=3,
+            replica_requests=2000,
+        )
+
+    @classmethod
+    def tiny(cls) -> BenchConfig:
+        """For the smoke test: every code path, seconds not minutes; numbers meaningless."""
+        return cls(
+            mode="tiny", per_page=10, overhead_articles=30, overhead_repeats=1, rss_small=30,
+            rss_large=60, store_items=40, store_rounds=1, normalize_pages=3, normalize_repeat=1,
+            replica_requests=200, replica_clients=2,
+        )
+
+
+def _pages(articles: int, per_page: int) -> int:
+    return max(1, -(-articles // per_page))
+
+
+def _pipeline_overhead(config: BenchConfig, replica: Replica, crawls: list[CrawlResult]) -> dict[str, Any]:
+    pages = _pages(config.overhead_articles, config.per_page)
+    bare: list[CrawlResult] = []
+    full: list[CrawlResult] = []
+    for i in range(config.overhead_repeats):
+        # Alternate the order too, so neither side always runs on a warmer machine.
+        order = (True, False) if i % 2 == 0 else (False, True)
+        for is_bare in order:
+            kind = "bare" if is_bare else "full"
+            result = run_crawl(f"overhead-{kind}-{i + 1}", replica.listing_url, pages, bare=is_bare)
+            (bare if is_bare else full).append(result)
+            crawls.append(result)
+            logger.info("%s: %d articles, %.1f/s", result.label, result.articles, result.articles_per_s)
+    for result in bare + full:
+        if result.articles < config.overhead_articles:
+            raise BenchError(
+                f"{result.label} crawled {result.articles} of {config.overhead_articles} articles"
+            )
+    bare_rate = statistics.median(r.articles_per_s for r in bare)
+    full_rate = statistics.median(r.articles_per_s for r in full)
+    pair_ratios = [f.articles_per_s / b.articles_per_s for b, f in zip(bare, full, strict=True)]
+    wall_ratios = [b.wall_s / f.wall_s for b, f in zip(bare, full, strict=True)]
+    return {
+        "articles": config.overhead_articles,
+        "repeats": config.overhead_repeats,
+        "bare_articles_per_s": round(bare_rate, 1),
+        "full_articles_per_s": round(full_rate, 1),
+        "pipeline_overhead_ratio": round(statistics.median(pair_ratios), 3),
+        "pair_ratios": [round(r, 3) for r in pair_ratios],
+        "wall_ratio_median": round(statistics.median(wall_ratios), 3),
+    }
+
+
+def _peak_rss(config: BenchConfig, replica: Replica, crawls: list[CrawlResult]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, size in (("small", config.rss_small), ("large", config.rss_large)):
+        result = run_crawl(f"rss-{size}", replica.listing_url, _pages(size, config.per_page), bare=False)
+        crawls.append(result)
+        if result.articles < size:
+            raise BenchError(f"{result.label} crawled {result.articles} of {size} articles")
+        out[name] = result
+        logger.info("%s: peak RSS %.1f MB, %.1f articles/s", result.label, result.peak_rss_mb,
+                    result.articles_per_s)
+    small, large = out["small"], out["large"]
+    return {
+        "articles_small": config.rss_small,
+        "articles_large": config.rss_large,
+        "peak_rss_mb_10k": round(small.peak_rss_mb, 1),
+        "peak_rss_mb_50k": round(large.peak_rss_mb, 1),
+        "rss_growth_ratio": round(large.peak_rss_mb / small.peak_rss_mb, 3),
+        "peak_tree_rss_mb_small": round(small.peak_tree_rss_mb, 1),
+        "peak_tree_rss_mb_large": round(large.peak_tree_rss_mb, 1),
+        "articles_per_s_small": round(small.articles_per_s, 1),
+        "articles_per_s_large": round(large.articles_per_s, 1),
+    }
+
+
+def _store(config: BenchConfig) -> dict[str, Any]:
+    from newsspider.store.bench import measure_bulk_vs_naive
+    from newsspider.store.embedded import EmbeddedStore
+
+    with (
+        tempfile.TemporaryDirectory(prefix="newsspider-bench-store-") as tmp,
+        EmbeddedStore(tmp) as server,
+    ):
+        return measure_bulk_vs_naive(server.uri, n=config.store_items, rounds=config.store_rounds)
+
+
+def _normalize(config: BenchConfig, replica: Replica) -> dict[str, Any]:
+    urls = article_urls(replica.listing_url, config.normalize_pages, config.per_page)
+    if not urls:
+        raise BenchError("the replica listed no articles")
+    pages = [(fetch(url), url) for url in urls]
+    return normalize_bench.measure(pages, repeat=config.normalize_repeat)
+
+
+def _replica(config: BenchConfig) -> dict[str, Any]:
+    from newsspider.replica.bench import measure
+
+    rate = measure(max(1000, config.rss_large), config.replica_requests, config.replica_clients)
+    return {"replica_pages_per_s": round(rate), "requests": config.replica_requests}
+
+
+def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None) -> dict[str, Any]:
+    """Measure every figure; ``progress(name, value)`` is called as each is known."""
+    started = time.perf_counter()
+    figures: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    crawls: list[CrawlResult] = []
+
+    def publish(section: str, result: dict[str, Any], names: tuple[str, ...]) -> None:
+        details[section] = result
+        for name in names:
+            figures[name] = result[name]
+            if progress is not None:
+                progress(name, result[name])
+
+    publish("replica", _replica(config), ("replica_pages_per_s",))
+    replica_size = max(config.rss_large, config.overhead_articles, config.normalize_pages)
+    with Replica(replica_size, config.per_page) as replica:
+        publish("normalize", _normalize(config, replica), (
+            "normalize_vs_trafilatura_ratio", "images_normalize_vs_trafilatura_ratio",
+            "normalize_ms_median", "trafilatura_ms_median",
+        ))
+        publish("pipeline_overhead", _pipeline_overhead(config, replica, crawls), (
+            "pipeline_overhead_ratio", "bare_articles_per_s", "full_articles_per_s",
+        ))
+        publish("store", _store(config), (
+            "bulk_vs_naive_store_ratio", "bulk_items_per_s", "naive_items_per_s",
+        ))
+        publish("peak_rss", _peak_rss(config, replica, crawls), (
+            "peak_rss_mb_10k", "peak_rss_mb_50k", "rss_growth_ratio",
+        ))
+    return {
+        "mode": config.mode,
+        "config": asdict(config),
+        "figures": figures,
+        "details": details,
+        "crawls": [c.summary() for c in crawls],
+        "series": {
+            c.label: {"rss": c.rss_samples, "items": c.item_samples} for c in crawls
+        },
+        "elapsed_s": round(time.perf_counter() - started, 1),
+    }

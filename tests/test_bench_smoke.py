@@ -1,0 +1,75 @@
+"""The ``make bench`` machinery runs end to end on a tiny size and reports every figure.
+
+Not a timing test: the numbers at this size mean nothing; what is checked is
+that every figure was measured (a positive number), that both kinds of crawl
+really crawled the replica, and that the report and the plot are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+
+import pytest
+
+from bench.__main__ import main
+from bench.runner import BenchConfig
+
+FIGURES = (
+    "pipeline_overhead_ratio",
+    "bulk_vs_naive_store_ratio",
+    "normalize_vs_trafilatura_ratio",
+    "peak_rss_mb_10k",
+    "peak_rss_mb_50k",
+    "replica_pages_per_s",
+    "bare_articles_per_s",
+    "full_articles_per_s",
+)
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """One tiny ``python -m bench`` (about 20 s): exit code, printed lines, output dir."""
+    out = tmp_path_factory.mktemp("bench-out")
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(["--tiny", "--out", str(out)])
+    return code, buffer.getvalue().splitlines(), out
+
+
+@pytest.fixture(scope="module")
+def report(bench_run: tuple) -> dict:
+    code, _, out = bench_run
+    assert code == 0
+    return json.loads((out / "report.json").read_text(encoding="utf-8"))
+
+
+def test_every_figure_is_a_positive_number(report: dict) -> None:
+    figures = report["figures"]
+    for name in FIGURES:
+        value = figures[name]
+        assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (name, value)
+
+
+def test_crawls_went_through_the_replica(report: dict) -> None:
+    kinds = {c["kind"] for c in report["crawls"]}
+    assert kinds == {"bare", "full"}
+    config = BenchConfig.tiny()
+    for crawl in report["crawls"]:
+        assert crawl["articles"] >= config.overhead_articles
+        assert crawl["peak_rss_mb"] > 0
+    # The full crawls stored what they crawled; the bare ones had no pipeline to do so.
+    full = [c for c in report["crawls"] if c["kind"] == "full"]
+    assert all(c["peak_tree_rss_mb"] > c["peak_rss_mb"] for c in full)  # the embedded store ran
+
+
+def test_prints_name_value_lines_and_writes_the_plot(bench_run: tuple) -> None:
+    code, lines, out = bench_run
+    assert code == 0
+    printed = dict(line.split(": ", 1) for line in lines if not line.startswith("#"))
+    assert printed["bench_mode"] == "tiny"
+    for name in FIGURES:
+        assert float(printed[name].split()[0]) > 0
+    assert (out / "crawls.png").stat().st_size > 0
