@@ -161,8 +161,7 @@ def field_errors(exc: ValidationError) -> list[dict[str, str]]:
         if loc == "_id":
             loc = "url"
         message = err["msg"]
-        if message.startswith("Value error, "):
-            message = message[len("Value error, "):]
+        message = message.removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "missing"
         out.append({"field": loc, "message": message})

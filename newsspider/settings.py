@@ -116,7 +116,7 @@ NEWSSPIDER_STORE_SERVER_TIMEOUT = float(_env("NEWSSPIDER_STORE_SERVER_TIMEOUT", 
 # SimHash Hamming distance at or under which two bodies are near duplicates (<= 3: exhaustive).
 NEWSSPIDER_NEAR_DUP_DISTANCE = int(_env("NEWSSPIDER_NEAR_DUP_DISTANCE", 3))
 # Recent articles kept in memory for in-run dedup (LRU; about 0.5 KB each).
-NEWSSPIDER_DEDUP_INDEX_SIZE = int(_env("NEWSSPIDER_DEDUP_INDEX_SIZE", 50000))
+NEWSSPIDER_DEDUP_INDEX_SIZE = int(_env("NEWSSPIDER_DEDUP_INDEX_SIZE", 10000))
 # Write one `runs` document per crawl.
 NEWSSPIDER_RUNS_ENABLED = str(_env("NEWSSPIDER_RUNS_ENABLED", "true")).lower() in ("1", "true", "yes")
 ITEM_PIPELINES.update(

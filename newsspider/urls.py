@@ -9,7 +9,7 @@ aliases such as mobile hosts, page suffixes of multi-page articles).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 

@@ -23,7 +23,7 @@ Two lookups, both without blocking the reactor:
   ``newsspider/dedup/lookup_skipped``) rather than stalling the crawl.
 
 Settings read: ``NEWSSPIDER_NEAR_DUP_DISTANCE`` (default 3; at most 3 for the
-band lookup to be exhaustive), ``NEWSSPIDER_DEDUP_INDEX_SIZE`` (default 50000).
+band lookup to be exhaustive), ``NEWSSPIDER_DEDUP_INDEX_SIZE`` (default 10000).
 Stats written: ``newsspider/dedup/exact``, ``newsspider/dedup/near``,
 ``newsspider/dedup/lookup_skipped``, ``newsspider/dedup/lookup_errors``.
 """
@@ -250,7 +250,7 @@ class DedupPipeline:
                 "NEWSSPIDER_NEAR_DUP_DISTANCE=%d: the %d-band lookup only guarantees finding "
                 "near duplicates within %d bits", distance, BANDS, BANDS - 1,
             )
-        size = crawler.settings.getint("NEWSSPIDER_DEDUP_INDEX_SIZE", 50_000)
+        size = crawler.settings.getint("NEWSSPIDER_DEDUP_INDEX_SIZE", 10_000)
         return cls(crawler, Store.for_crawler(crawler), distance, size)
 
     async def open_spider(self) -> None:

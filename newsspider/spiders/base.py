@@ -54,6 +54,11 @@ from newsspider.urls import canonicalize
 logger = logging.getLogger(__name__)
 
 MAX_ARTICLE_PAGES = 50
+# Articles before the next listing page, and a started article's next page
+# before new articles: the scheduler then holds about one listing page of
+# requests instead of every article of the whole list (flat memory on long lists).
+ARTICLE_PRIORITY = 10
+ARTICLE_PAGE_PRIORITY = 20
 # One document per portal and start URL(s): how its last crawl ended (see the module docstring).
 CRAWL_STATE = "crawl_state"
 _TRUE = ("1", "true", "yes", "on")
@@ -359,6 +364,7 @@ class PortalSpider(NewsSpider):
                 self.parse_article,
                 cb_kwargs={"listing": item, "canonical": canonical},
                 errback=self.article_failed,
+                priority=ARTICLE_PRIORITY,
             )
 
         stop = None
@@ -421,6 +427,7 @@ class PortalSpider(NewsSpider):
                 cb_kwargs={"state": state},
                 errback=self.article_page_failed,
                 dont_filter=True,
+                priority=ARTICLE_PAGE_PRIORITY,
             )
             return
         item = self._item(state)

@@ -33,18 +33,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the parent dies (Linux).
+# Run before exec in the child's own process (not via preexec_fn, which is
+# unsafe when the parent has threads): ask Linux to SIGTERM the store when the
+# crawl that started it dies.  The store runs in its own session so a Ctrl-C
+# aimed at the crawl does not stop it before the crawl has flushed; without
+# this, a SIGKILLed crawl would leave its embedded store running.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, signal, sys; "
+    "ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM); "
+    "os.execv(sys.argv[1], sys.argv[1:])"
+)
 
-    The store runs in its own session so a Ctrl-C aimed at the crawl does not
-    stop it before the crawl has flushed; without this, a SIGKILLed crawl would
-    leave its embedded store running.
-    """
+
+def _launcher() -> list[str]:
     if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        return [sys.executable, "-c", _DIE_WITH_PARENT]
+    return []
 
 
 def _nx_command() -> list[str]:
@@ -96,7 +100,7 @@ class EmbeddedStore:
         if self.process is not None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = _nx_command() + [
+        cmd = _launcher() + _nx_command() + [
             "--data-dir", str(self.data_dir),
             "--host", self.host,
             "--port", str(self.port),
@@ -106,7 +110,7 @@ class EmbeddedStore:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True,
             )
 
     def wait_ready(self) -> str:
@@ -125,10 +129,9 @@ class EmbeddedStore:
                     f"nx-27017 exited with code {self.process.returncode} at start; "
                     f"see {self.log_path}"
                 )
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    pass
-            except OSError:
+            # Our process must be the one listening: a free port picked earlier
+            # may have been taken by another server meanwhile (it would answer).
+            if not self._listening():
                 time.sleep(0.05)
                 continue
             if self._ping():
@@ -138,6 +141,20 @@ class EmbeddedStore:
         raise StoreStartError(
             f"nx-27017 did not answer on {self.uri} within {self.start_timeout:.0f}s; "
             f"see {self.log_path}"
+        )
+
+    def _listening(self) -> bool:
+        if self.process is None:
+            return False
+        import psutil
+
+        try:
+            sockets = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(
+            c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == self.port
+            for c in sockets
         )
 
     def _ping(self) -> bool:

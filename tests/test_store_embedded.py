@@ -1,0 +1,70 @@
+"""The embedded store's process lifecycle: it answers, it stops, it never outlives a killed crawl."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pymongo import MongoClient
+
+from newsspider.store.embedded import EmbeddedStore, StoreStartError
+
+
+def test_start_ping_stop(tmp_path: Path) -> None:
+    with EmbeddedStore(tmp_path) as store:
+        client: MongoClient = MongoClient(store.uri, serverSelectionTimeoutMS=3000)
+        assert client.admin.command("ping")["ok"] == 1
+        client.close()
+        pid = store.process.pid
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+
+
+def test_spawn_then_wait_ready(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path)
+    store.spawn()
+    try:
+        assert store.wait_ready() == store.uri
+    finally:
+        store.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal is Linux")
+def test_store_dies_with_a_sigkilled_crawl(tmp_path: Path) -> None:
+    code = (
+        "from newsspider.store.embedded import EmbeddedStore\n"
+        f"s = EmbeddedStore({str(tmp_path)!r}); s.start(); print(s.process.pid, flush=True)\n"
+        "import time; time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    store_pid = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(store_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(store_pid, signal.SIGKILL)
+    pytest.fail("the embedded store outlived the process that started it")
+
+
+def test_a_dead_server_says_where_its_log_is(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path / "store", start_timeout=10)
+    blocker = EmbeddedStore(tmp_path / "other", port=store.port)
+    blocker.start()
+    try:
+        with pytest.raises(StoreStartError, match="nx-27017"):
+            store.start()
+    finally:
+        store.stop()
+        blocker.stop()
