@@ -78,16 +78,22 @@ def _parse_since(value: str | None) -> date | None:
         raise SpiderArgumentError(f"-a since must be YYYY-MM-DD, got {value!r}") from exc
 
 
-def _parse_max_pages(value: object, default: int) -> int:
+def parse_positive_int(name: str, value: object) -> int | None:
+    """``-a name=N`` as a whole number ≥ 1; ``None`` when not given."""
     if value in (None, ""):
-        return default
+        return None
     try:
-        pages = int(str(value))
+        number = int(str(value))
     except ValueError as exc:
-        raise SpiderArgumentError(f"-a max_pages must be a whole number, got {value!r}") from exc
-    if pages < 1:
-        raise SpiderArgumentError(f"-a max_pages must be at least 1, got {pages}")
-    return pages
+        raise SpiderArgumentError(f"-a {name} must be a whole number, got {value!r}") from exc
+    if number < 1:
+        raise SpiderArgumentError(f"-a {name} must be at least 1, got {number}")
+    return number
+
+
+def _parse_max_pages(value: object, default: int) -> int:
+    pages = parse_positive_int("max_pages", value)
+    return default if pages is None else pages
 
 
 def _parse_flag(name: str, value: object) -> bool:

@@ -68,6 +68,7 @@ from newsspider.spiders.base import (
     _parse_max_pages,
     _parse_render,
     _parse_since,
+    parse_positive_int,
 )
 from newsspider.urls import canonicalize
 
@@ -98,15 +99,10 @@ def _parse_tz(value: str | None) -> tzinfo:
 
 
 def _parse_count(name: str, value: str | int | None) -> int | None:
-    if value in (None, "", 0, "0"):
+    # 0 means "no limit" here.
+    if value in (0, "0"):
         return None
-    try:
-        count = int(str(value))
-    except ValueError as exc:
-        raise SpiderArgumentError(f"-a {name} must be a whole number, got {value!r}") from exc
-    if count < 1:
-        raise SpiderArgumentError(f"-a {name} must be at least 1, got {count}")
-    return count
+    return parse_positive_int(name, value)
 
 
 class FeedSpider(NewsSpider):
