@@ -220,8 +220,3 @@ NEWSSPIDER_RESUME_ENABLED = str(_env("NEWSSPIDER_RESUME_ENABLED", "true")).lower
     "1", "true", "yes",
 )
 
-# --- throughput -------------------------------------------------------------
-# Bytes of responses whose items may be in the pipelines at once before Scrapy
-# stops fetching: items briefly wait on the store (duplicate lookups, a full
-# write queue), and the default 5 MB made downloads stall behind them.
-SCRAPER_SLOT_MAX_ACTIVE_SIZE = int(_env("NEWSSPIDER_SCRAPER_MAX_ACTIVE_BYTES", 32_000_000))

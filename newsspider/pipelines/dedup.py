@@ -140,10 +140,13 @@ class RecentIndex:
 def near_candidates(
     refs: dict[str, list[str]], url: str, simhash: int, distance: int
 ) -> list[tuple[int, str]]:
-    """``(distance, url)`` of the stored bodies within ``distance`` bits, nearest first."""
+    """``(distance, url)`` of the stored bodies within ``distance`` bits, nearest first.
+
+    ``refs`` holds the item's own band keys only (what :meth:`KeyBatcher.get` answers).
+    """
     found: dict[str, int] = {}
-    for key in dedup_keys(simhash):
-        for ref in refs.get(key, ()):
+    for key_refs in refs.values():
+        for ref in key_refs:
             value, _, other = ref.partition("|")
             if not other or other == url or other in found:
                 continue
@@ -198,7 +201,6 @@ class KeyBatcher:
         self.fetch = fetch  # blocking: list[str] -> dict[str, list[str]]
         self.pending: list[tuple[list[str], Deferred[dict[str, list[str]]]]] = []
         self.running = False
-        self.queries = 0
 
     async def get(self, keys: list[str]) -> dict[str, list[str]]:
         waiter: Deferred[dict[str, list[str]]] = Deferred()
@@ -212,7 +214,6 @@ class KeyBatcher:
         if not batch:
             return
         self.running = True
-        self.queries += 1
         wanted = sorted({key for keys, _ in batch for key in keys})
         query = deferToThread(self.fetch, wanted)
 

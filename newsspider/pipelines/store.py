@@ -36,7 +36,6 @@ class MongoStorePipeline:
         await self.store.aopen()
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        # put_article adds the indexed SimHash band fields the dedup lookup uses.
         await self.store.put_article(item)
         return item
 

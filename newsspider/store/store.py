@@ -177,9 +177,7 @@ class Store:
         """Spawn the embedded server now (when one is needed); :meth:`open` waits for it."""
         with self._lock:
             if not self.configured_uri and self.embedded is None and self.client is None:
-                self.embedded = EmbeddedStore(
-                    self.data_dir / "store", start_timeout=self.start_timeout
-                )
+                self.embedded = self._embedded_server()
                 self.embedded.spawn()
 
     # -- lifecycle ------------------------------------------------------------
@@ -218,12 +216,13 @@ class Store:
                     raise
         return self
 
+    def _embedded_server(self) -> EmbeddedStore:
+        return EmbeddedStore(self.data_dir / "store", start_timeout=self.start_timeout)
+
     def _connect(self) -> None:
         if not self.configured_uri:
             if self.embedded is None:
-                self.embedded = EmbeddedStore(
-                    self.data_dir / "store", start_timeout=self.start_timeout
-                )
+                self.embedded = self._embedded_server()
             self.uri = self.embedded.wait_ready()
             logger.info("embedded store started: MONGO_URI=%s (data in %s)",
                         redact_uri(self.uri), self.embedded.data_dir)
@@ -365,7 +364,7 @@ class Store:
 
     async def put_article(self, doc: dict[str, Any]) -> None:
         """Upsert an article (contract §4 fields; the writer adds the bookkeeping)."""
-        await self._writer().put(Op(ARTICLE, _article_doc(doc)))
+        await self._writer().put(Op(ARTICLE, dict(doc)))
 
     async def put_merge(self, target: str, urls: Iterable[str]) -> None:
         """Add ``urls`` to ``alternate_urls`` of the article ``target`` (after its upsert)."""
@@ -394,7 +393,7 @@ class Store:
 
     def put_article_blocking(self, doc: dict[str, Any]) -> None:
         """:meth:`put_article` for plain threads (CLI, benchmarks)."""
-        self._writer().put_blocking(Op(ARTICLE, _article_doc(doc)))
+        self._writer().put_blocking(Op(ARTICLE, dict(doc)))
 
     def put_run_blocking(self, doc: dict[str, Any]) -> None:
         self._writer().put_blocking(Op(RUN, doc))
@@ -444,10 +443,6 @@ def dedup_keys(simhash: int) -> list[str]:
     from newsspider.normalize.text import simhash_bands
 
     return simhash_bands(simhash, SIMHASH_BANDS)
-
-
-def _article_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(doc)
 
 
 def reject_doc(
