@@ -41,9 +41,10 @@ class BenchError(RuntimeError):
 class Replica:
     """``python -m newsspider.replica --scenario generated`` in its own process."""
 
-    def __init__(self, articles: int, per_page: int) -> None:
+    def __init__(self, articles: int, per_page: int, seed: int = 1) -> None:
         self.articles = articles
         self.per_page = per_page
+        self.seed = seed
         self.process: subprocess.Popen[str] | None = None
         self.listing_url = ""
 
@@ -51,6 +52,7 @@ class Replica:
         cmd = [
             sys.executable, "-m", "newsspider.replica", "--scenario", "generated",
             "--articles", str(self.articles), "--per-page", str(self.per_page), "--port", "0",
+            "--seed", str(self.seed),
         ]
         self.process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None

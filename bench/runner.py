@@ -27,7 +27,7 @@ class BenchConfig:
     mode: str = "full"
     per_page: int = 50  # replica listing page size: fewer listing pages per article
     overhead_articles: int = 1500  # articles per crawl of the pipeline-overhead pairs
-    overhead_repeats: int = 3  # bare/full pairs, alternated; the median counts
+    overhead_repeats: int = 5  # bare/full pairs, alternated; the median counts (the host is noisy)
     rss_small: int = 10_000  # articles of the crawl reported as peak_rss_mb_10k
     rss_large: int = 50_000  # … as peak_rss_mb_50k
     store_items: int = 2000  # documents per side of bulk_vs_naive_store_ratio
@@ -36,11 +36,15 @@ class BenchConfig:
     normalize_repeat: int = 5
     replica_requests: int = 5000
     replica_clients: int = 8
+    # The issue's "done when": a crawl of a separate 900-article replica (its own seed,
+    # 20 per listing page), whole processes timed from start to exit.
+    unseen_articles: int = 900
+    unseen_repeats: int = 3
 
     @classmethod
     def quick(cls) -> BenchConfig:
         return cls(
-            mode="quick", overhead_articles=500, rss_small=1000, rss_large=5000,
+            mode="quick", overhead_articles=500, rss_small=1000, rss_large=5000, unseen_repeats=1,
             store_items=500, store_rounds=1, normalize_pages=20, normalize_repeat=3,
             replica_requests=2000,
         )
@@ -51,7 +55,7 @@ class BenchConfig:
         return cls(
             mode="tiny", per_page=10, overhead_articles=30, overhead_repeats=1, rss_small=30,
             rss_large=60, store_items=40, store_rounds=1, normalize_pages=3, normalize_repeat=1,
-            replica_requests=200, replica_clients=2,
+            replica_requests=200, replica_clients=2, unseen_articles=40, unseen_repeats=1,
         )
 
 
@@ -89,6 +93,33 @@ def _pipeline_overhead(config: BenchConfig, replica: Replica, crawls: list[Crawl
         "pipeline_overhead_ratio": round(statistics.median(pair_ratios), 3),
         "pair_ratios": [round(r, 3) for r in pair_ratios],
         "wall_ratio_median": round(statistics.median(wall_ratios), 3),
+    }
+
+
+def _unseen(config: BenchConfig, crawls: list[CrawlResult]) -> dict[str, Any]:
+    """Whole-process wall time, bare over full, on a replica no other figure uses."""
+    per_page = 20
+    pages = _pages(config.unseen_articles, per_page)
+    walls: dict[str, list[float]] = {"bare": [], "full": []}
+    with Replica(config.unseen_articles, per_page, seed=7) as replica:
+        for i in range(config.unseen_repeats):
+            order = (True, False) if i % 2 == 0 else (False, True)
+            for is_bare in order:
+                kind = "bare" if is_bare else "full"
+                result = run_crawl(f"unseen-{kind}-{i + 1}", replica.listing_url, pages, bare=is_bare)
+                crawls.append(result)
+                if result.articles < config.unseen_articles:
+                    raise BenchError(
+                        f"{result.label} crawled {result.articles} of {config.unseen_articles} articles"
+                    )
+                walls[kind].append(result.wall_s)
+                logger.info("%s: %.2f s from start to exit", result.label, result.wall_s)
+    ratios = [b / f for b, f in zip(walls["bare"], walls["full"], strict=True)]
+    return {
+        "articles": config.unseen_articles,
+        "bare_wall_s": [round(w, 2) for w in walls["bare"]],
+        "full_wall_s": [round(w, 2) for w in walls["full"]],
+        "unseen_900_wall_ratio": round(statistics.median(ratios), 3),
     }
 
 
@@ -166,6 +197,7 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
         publish("pipeline_overhead", _pipeline_overhead(config, replica, crawls), (
             "pipeline_overhead_ratio", "bare_articles_per_s", "full_articles_per_s",
         ))
+        publish("unseen", _unseen(config, crawls), ("unseen_900_wall_ratio",))
         publish("store", _store(config), (
             "bulk_vs_naive_store_ratio", "bulk_items_per_s", "naive_items_per_s",
         ))

@@ -63,7 +63,11 @@ REMOTE_CONTROL_ENABLED = False
 EXTENSIONS: dict[str, int | None] = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
+    # Start-up objects frozen out of the garbage collector's walks (extensions/gctuning.py).
+    "newsspider.extensions.gctuning.GcTuning": 100,
 }
+# First-generation GC threshold during a crawl (Python's default is 700); 0 = leave the GC alone.
+NEWSSPIDER_GC_THRESHOLD = int(_env("NEWSSPIDER_GC_THRESHOLD", 20000))
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = _env("NEWSSPIDER_LOG_LEVEL", "INFO")
@@ -169,6 +173,8 @@ NEWSSPIDER_IMAGE_PROXIES = _env("NEWSSPIDER_IMAGE_PROXIES", "")
 NEWSSPIDER_IMAGE_PLACEHOLDERS = _env("NEWSSPIDER_IMAGE_PLACEHOLDERS", "")
 # Longest summary taken from the first paragraph when the listing gave none.
 NEWSSPIDER_SUMMARY_MAX_CHARS = int(_env("NEWSSPIDER_SUMMARY_MAX_CHARS", 200))
+# Worker processes for the body stages (resolve, sanitize, fingerprint): "auto" = one per spare CPU (≤ 4), 0 = in-process.
+NEWSSPIDER_BODY_WORKERS = _env("NEWSSPIDER_BODY_WORKERS", "auto")
 # Download body images into this store (a path or s3://bucket/prefix); empty = off.
 NEWSSPIDER_IMAGES_STORE = _env("NEWSSPIDER_IMAGES_STORE", "")
 # Rewrite body <img src> to this base URL + stored path; empty = keep the original URLs.

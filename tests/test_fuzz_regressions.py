@@ -10,7 +10,7 @@ import pytest
 from newsspider.extract import parse_article, parse_listing
 from newsspider.pipelines.validate import RejectedItem
 from newsspider.portals import all_portals
-from tests.test_fuzz import PIPELINES, _valid_item
+from tests.test_fuzz import PIPELINES, _chain, _valid_item
 
 BROKEN_HREF = "http://[::1"  # urljoin raises ValueError("Invalid IPv6 URL") on it
 
@@ -35,7 +35,7 @@ def test_listing_keeps_the_good_links_beside_a_malformed_one() -> None:
 
 def _run(item, portal="ofweek"):
     images, normalize, validate, sink = PIPELINES[portal]
-    return asyncio.run(validate.process_item(normalize.process_item(images.process_item(item)))), sink
+    return asyncio.run(_chain(images, normalize, validate, item)), sink
 
 
 def test_non_string_fetched_url_is_a_reject_not_a_type_error() -> None:
@@ -50,7 +50,7 @@ def test_a_string_url_is_used_when_fetched_url_is_broken() -> None:
     item = _valid_item('<p><a href="/x.html">正文</a></p>')
     item["fetched_url"] = None
     images, _, _, _ = PIPELINES["ofweek"]
-    out = images.process_item(item)
+    out = asyncio.run(images.process_item(item))
     assert 'href="https://www.ofweek.com/x.html"' in out["body_html"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,7 +39,7 @@ def _item(raw: str) -> dict[str, Any]:
 
 
 def _run(item: dict[str, Any], crawler: Any) -> dict[str, Any]:
-    item = ImageResolvePipeline.from_crawler(crawler).process_item(item)
+    item = asyncio.run(ImageResolvePipeline.from_crawler(crawler).process_item(item))
     return NormalizePipeline.from_crawler(crawler).process_item(item)
 
 
@@ -73,7 +74,7 @@ def test_existing_summary_kept_and_normalize_alone_fills_images() -> None:
 @pytest.mark.parametrize("raw", ["", "<script>only()</script>", "<div> \u3000 </div><p>&nbsp;</p>"])
 def test_empty_body_normalizes_to_empty_text_for_the_validator_to_reject(raw: str) -> None:
     crawler = _crawler()
-    item = ImageResolvePipeline.from_crawler(crawler).process_item(_item(raw))
+    item = asyncio.run(ImageResolvePipeline.from_crawler(crawler).process_item(_item(raw)))
     item = NormalizePipeline.from_crawler(crawler).process_item(item)
     assert item["body_text"] == ""
     assert "_errors" not in item
@@ -93,7 +94,7 @@ def test_items_already_rejected_pass_through_untouched() -> None:
     crawler = _crawler()
     errors = [{"field": "fetch", "message": "HTTP 500"}]
     item = {"url": "https://x.example/", "raw_body_html": "", "_errors": list(errors)}
-    item = ImageResolvePipeline.from_crawler(crawler).process_item(item)
+    item = asyncio.run(ImageResolvePipeline.from_crawler(crawler).process_item(item))
     item = NormalizePipeline.from_crawler(crawler).process_item(item)
     assert item["_errors"] == errors
     assert "body_html" not in item

@@ -68,3 +68,22 @@ def test_a_dead_server_says_where_its_log_is(tmp_path: Path) -> None:
     finally:
         store.stop()
         blocker.stop()
+
+
+def test_answered_writes_survive_a_killed_server(tmp_path: Path) -> None:
+    # stop() kills a server that sits out its SIGTERM: that must lose nothing answered.
+    server = EmbeddedStore(tmp_path)
+    server.start()
+    client: MongoClient[dict] = MongoClient(server.wait_ready())
+    client.db.articles.insert_many([{"_id": f"u{i}", "body": "正文" * 500} for i in range(500)])
+    client.close()
+    server.kill()
+    server = EmbeddedStore(tmp_path)
+    server.start()
+    client = MongoClient(server.wait_ready())
+    try:
+        assert client.db.articles.count_documents({}) == 500
+        assert client.db.articles.find_one({"_id": "u499"})["body"] == "正文" * 500
+    finally:
+        client.close()
+        server.stop()

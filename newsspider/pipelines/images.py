@@ -7,16 +7,30 @@ it next), ``images`` = ``[{"url", "src", "alt"}]`` and ``lead_image``.
 Per-portal drop/unwrap rules come from ``spider.portal.body_rules`` so images
 inside dropped blocks are not listed.
 
+The body is parsed once for both stages: this pipeline runs
+:func:`~newsspider.normalize.pool.process_body`, which also normalizes and
+fingerprints it, and hands the result on under a private item key for
+NormalizePipeline to apply.  With ``NEWSSPIDER_BODY_WORKERS`` > 0 that work
+runs in worker processes (:class:`~newsspider.normalize.pool.BodyPool`,
+started in ``open_spider``), so the crawl process's own core stays on
+fetching and parsing pages; an article whose body kills a worker twice is
+rejected with that reason.
+
 Settings: ``NEWSSPIDER_IMAGE_PROXIES`` (extra proxy patterns, see
 :mod:`newsspider.normalize.images`), ``NEWSSPIDER_IMAGE_PLACEHOLDERS`` (extra
-placeholder file-name regexes).
+placeholder file-name regexes), ``NEWSSPIDER_BODY_WORKERS`` (``auto``: one
+per CPU beyond the crawl's own, at most 4; 0: in the crawl process).
 
 Stats: ``newsspider/images/items``, ``newsspider/images/found``,
 ``newsspider/images/rewritten`` (url differs from the page's src: lazy
 attribute or proxy), ``newsspider/images/removed`` (no usable URL),
 ``newsspider/images/no_body``, ``newsspider/images/parse_failed``,
 ``newsspider/images/unwrapped``, ``newsspider/images/dropped_elements``,
-``newsspider/images/emails_decoded`` (portal/generic rules applied here first).
+``newsspider/images/emails_decoded`` (portal/generic rules applied here first),
+``newsspider/images/workers``, ``newsspider/images/worker_restarts``,
+``newsspider/images/worker_crashed`` (articles rejected for killing a worker),
+``newsspider/images/workers_failed`` (1 when workers could not start and
+bodies were processed in the crawl process).
 """
 
 from __future__ import annotations
@@ -24,15 +38,24 @@ from __future__ import annotations
 from typing import Any
 
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import maybe_deferred_to_future
 
-from newsspider.normalize.html import resolve_body
+from newsspider.normalize.pool import (
+    BodyPool,
+    BodySpec,
+    ProcessedBody,
+    WorkerCrashed,
+    process_body,
+    worker_count,
+)
 
-# Private item key: the ResolvedBody (parsed tree) handed to NormalizePipeline.
-RESOLVED_KEY = "_resolved_body"
+# Private item key: the ProcessedBody handed to NormalizePipeline (popped there, never stored).
+PROCESSED_KEY = "_processed_body"
 from newsspider.normalize.images import ImageConfig
 from newsspider.normalize.rules import BodyRules
 
 __all__ = [
+    "PROCESSED_KEY",
     "ImageResolvePipeline",
     "image_config_from_settings",
     "item_base_url",
@@ -75,16 +98,51 @@ def portal_body_rules(crawler: Crawler) -> BodyRules | None:
 
 
 class ImageResolvePipeline:
-    def __init__(self, crawler: Crawler, config: ImageConfig) -> None:
+    def __init__(self, crawler: Crawler, config: ImageConfig, workers: int) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.config = config
+        self.extra_proxies = tuple(crawler.settings.getlist("NEWSSPIDER_IMAGE_PROXIES"))
+        self.extra_placeholders = tuple(crawler.settings.getlist("NEWSSPIDER_IMAGE_PLACEHOLDERS"))
+        self.workers = workers
+        self.pool: BodyPool | None = None
+        self._spec: BodySpec | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImageResolvePipeline:
-        return cls(crawler, image_config_from_settings(crawler.settings))
+        config = image_config_from_settings(crawler.settings)
+        workers = worker_count(crawler.settings.get("NEWSSPIDER_BODY_WORKERS", "auto"))
+        return cls(crawler, config, workers)
 
-    def process_item(self, item: Any) -> Any:
+    def open_spider(self) -> None:
+        # Without open_spider (a pipeline driven by hand) bodies are processed in-process.
+        if self.workers > 0:
+            self.pool = BodyPool(self.workers)
+            self.pool.start()
+            self.stats.set_value(_STAT + "workers", self.workers)
+
+    async def close_spider(self) -> None:
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            await maybe_deferred_to_future(pool.close())
+            if pool.restarts:
+                self.stats.set_value(_STAT + "worker_restarts", pool.restarts)
+            if pool.in_process:
+                self.stats.set_value(_STAT + "workers_failed", 1)
+
+    def spec(self) -> BodySpec:
+        if self._spec is None:
+            self._spec = BodySpec.of(
+                portal_body_rules(self.crawler), self.extra_proxies, self.extra_placeholders
+            )
+        return self._spec
+
+    async def _process(self, raw: str, base_url: str | None) -> ProcessedBody:
+        if self.pool is None:
+            return process_body(raw, base_url, self.spec())
+        return await maybe_deferred_to_future(self.pool.process(raw, base_url, self.spec()))
+
+    async def process_item(self, item: Any) -> Any:
         if item.get("_errors"):
             return item  # already a reject (e.g. the page failed to load): the validator records it
         raw = item.get("raw_body_html")
@@ -92,16 +150,19 @@ class ImageResolvePipeline:
             # Nothing to resolve; the validator rejects an item without a body.
             self.stats.inc_value(_STAT + "no_body")
             return item
-        base_url = item_base_url(item)
-        resolved = resolve_body(raw, base_url, portal_body_rules(self.crawler), self.config)
-        item["body_html"] = resolved.html
-        # The parsed tree goes on to NormalizePipeline (same process) so the
-        # body is parsed once; it pops the key, nothing stores it.
-        item[RESOLVED_KEY] = resolved
-        item["images"] = resolved.images
-        item["lead_image"] = resolved.images[0]["url"] if resolved.images else None
+        try:
+            processed = await self._process(raw, item_base_url(item))
+        except WorkerCrashed as exc:
+            self.stats.inc_value(_STAT + "worker_crashed")
+            item.setdefault("_errors", []).append({"field": "body_html", "message": str(exc)})
+            return item
+        item["body_html"] = processed.resolved_html
+        item[PROCESSED_KEY] = processed
+        item["images"] = processed.images
+        item["lead_image"] = processed.images[0]["url"] if processed.images else None
         self.stats.inc_value(_STAT + "items")
-        self.stats.inc_value(_STAT + "found", len(resolved.images))
+        self.stats.inc_value(_STAT + "found", len(processed.images))
+        events = processed.resolve_events
         for event, stat in (
             ("images_rewritten", "rewritten"),
             ("images_removed", "removed"),
@@ -112,6 +173,6 @@ class ImageResolvePipeline:
             ("dropped", "dropped_elements"),
             ("emails_decoded", "emails_decoded"),
         ):
-            if resolved.events[event]:
-                self.stats.inc_value(_STAT + stat, resolved.events[event])
+            if events[event]:
+                self.stats.inc_value(_STAT + stat, events[event])
         return item

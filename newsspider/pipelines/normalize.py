@@ -2,6 +2,9 @@
 
 Reads ``body_html`` (from :class:`~newsspider.pipelines.images.ImageResolvePipeline`;
 falls back to ``raw_body_html`` when that pipeline is off) and ``fetched_url``;
+when ImageResolvePipeline already normalized the body in the same parse
+(:func:`~newsspider.normalize.pool.process_body`, possibly in a worker
+process) its result is applied here instead of normalizing again;
 writes ``body_html`` (contract §5), ``body_text``, ``content_hash``,
 ``simhash`` (signed int64), ``summary`` from the first paragraph when it is
 None, and ``images``/``lead_image`` when the image pipeline did not run.
@@ -28,11 +31,11 @@ from typing import Any
 from lxml import etree
 from scrapy.crawler import Crawler
 
-from newsspider.normalize.html import normalize_body, normalize_resolved
+from newsspider.normalize.html import NormalizedBody, normalize_body
 from newsspider.normalize.images import ImageConfig
 from newsspider.normalize.text import content_hash, simhash64
 from newsspider.pipelines.images import (
-    RESOLVED_KEY,
+    PROCESSED_KEY,
     image_config_from_settings,
     item_base_url,
     portal_body_rules,
@@ -65,7 +68,7 @@ class NormalizePipeline:
         return item
 
     def process_item(self, item: Any) -> Any:
-        resolved = item.pop(RESOLVED_KEY, None)
+        processed = item.pop(PROCESSED_KEY, None)
         if item.get("_errors"):
             return item
         html = item.get("body_html")
@@ -73,30 +76,32 @@ class NormalizePipeline:
             html = item.get("raw_body_html")
         if not isinstance(html, str):
             return self._reject(item, "no_body", "the article has no body HTML")
-        base_url = item_base_url(item)
-        try:
-            if resolved is not None and resolved.html == html and resolved.tree is not None:
-                # Parsed and resolved by ImageResolvePipeline just before: build on its tree.
-                result = normalize_resolved(resolved)
-            else:
+        if processed is not None and processed.resolved_html == html:
+            # Normalized with the image stage, in one parse: apply that result.
+            if processed.normalized is None:
+                return self._reject(item, "error", processed.error)
+            result: NormalizedBody = processed.normalized
+            text, digest, fingerprint = result.text, processed.content_hash, processed.simhash
+        else:
+            try:
                 result = normalize_body(
-                    html, base_url, portal_body_rules(self.crawler), self.config
+                    html, item_base_url(item), portal_body_rules(self.crawler), self.config
                 )
-            text = result.text
-            fingerprint = simhash64(text)
-        except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
-            # normalize_body handles parser failures itself; anything reaching
-            # here is a normalizer bug on this input, reported, never fatal.
-            return self._reject(
-                item, "error", f"normalization failed ({type(exc).__name__}: {exc})"
-            )
+                text = result.text
+                digest, fingerprint = content_hash(text), simhash64(text)
+            except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
+                # normalize_body handles parser failures itself; anything reaching
+                # here is a normalizer bug on this input, reported, never fatal.
+                return self._reject(
+                    item, "error", f"normalization failed ({type(exc).__name__}: {exc})"
+                )
         if result.events["parse_failed"] and html.strip():
             return self._reject(item, "parse_failed", "the body HTML could not be parsed")
         if not text and not result.images:
             self.stats.inc_value(_STAT + "empty")
         item["body_html"] = result.html
         item["body_text"] = text
-        item["content_hash"] = content_hash(text)
+        item["content_hash"] = digest
         item["simhash"] = fingerprint
         if "images" not in item:
             item["images"] = result.images

@@ -170,8 +170,15 @@ class EmbeddedStore:
         finally:
             client.close()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after ``timeout``)."""
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``).
+
+        nx-27017 (0.8) now and then sits out a SIGTERM (about one stop in
+        seven here, each time for good): waiting longer only delays the end
+        of every such crawl.  Killing it loses nothing — by now every client
+        has closed and every write has been answered, and SQLite keeps
+        answered writes through a killed process (tests/test_store_embedded.py).
+        """
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return
@@ -179,8 +186,9 @@ class EmbeddedStore:
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            logger.debug("embedded store did not exit %.0f s after SIGTERM; killing it", timeout)
             proc.kill()
-            proc.wait(timeout)
+            proc.wait(10)
 
     def kill(self) -> None:
         """SIGKILL the server (fault-injection tests)."""

@@ -1,0 +1,383 @@
+"""Both body stages of an article in one call, in worker processes when there are CPUs to spare.
+
+:func:`process_body` is the pure function: parse the body once, resolve its
+images and links (:func:`~newsspider.normalize.html.resolve_body`), rebuild
+and sanitize it (:func:`~newsspider.normalize.html.normalize_resolved`) and
+fingerprint its text.  It is about two thirds of the CPU an article costs in
+the pipelines, and it needs nothing but its arguments, so
+:class:`BodyPool` runs it in worker processes: the crawl process (one core,
+already busy fetching and parsing pages) only pickles the body out and the
+result back in.
+
+Everything crossing the process boundary is plain data: the portal's
+:class:`~newsspider.normalize.rules.BodyRules` and the
+:class:`~newsspider.normalize.images.ImageConfig` travel as the strings they
+were built from (:class:`BodySpec`) and are rebuilt once per worker.
+
+A worker is ``python -m newsspider.normalize.worker`` reading length-prefixed
+pickled jobs on its stdin and answering, in order, on its stdout; the crawl
+process talks to it through the Twisted reactor (no threads of its own, so
+nothing competes for the crawl's GIL) and spreads jobs over the workers by
+queue length.  A worker that dies (killed, out of memory, a crash in a C
+extension) is replaced and its jobs are tried once more on another; an
+article whose body kills a second worker comes back as :class:`WorkerCrashed`
+(the pipelines reject it with that reason), so one poisonous page can neither
+take the crawl down nor be lost silently.  When workers cannot start at all
+(they die before answering anything), the pool says so in the log and
+processes bodies in the crawl process instead.
+
+Scrapy-free (Twisted only): the image pipeline
+(:mod:`newsspider.pipelines.images`) owns a pool per crawl.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import struct
+import sys
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from lxml import etree
+from twisted.internet import protocol
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.error import ProcessExitedAlready
+from twisted.python.failure import Failure
+
+from newsspider.normalize.html import NormalizedBody, normalize_resolved, resolve_body
+from newsspider.normalize.images import ImageConfig, ImageRecord
+from newsspider.normalize.rules import BodyRules
+from newsspider.normalize.text import content_hash, simhash64
+
+__all__ = [
+    "BodyPool",
+    "worker_main",
+    "BodySpec",
+    "ProcessedBody",
+    "WorkerCrashed",
+    "process_body",
+    "usable_cpus",
+    "worker_count",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerCrashed(RuntimeError):
+    """The article's body killed a worker process twice in a row."""
+
+
+@dataclass(frozen=True, slots=True)
+class BodySpec:
+    """How to process bodies, as plain strings: the same in every process."""
+
+    unwrap: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    extra_proxies: tuple[str, ...] = ()
+    extra_placeholders: tuple[str, ...] = ()
+    has_rules: bool = False
+
+    @classmethod
+    def of(cls, rules: BodyRules | None, extra_proxies: tuple[str, ...] = (),
+           extra_placeholders: tuple[str, ...] = ()) -> BodySpec:
+        return cls(
+            unwrap=rules.unwrap if rules else (), drop=rules.drop if rules else (),
+            extra_proxies=tuple(extra_proxies), extra_placeholders=tuple(extra_placeholders),
+            has_rules=rules is not None,
+        )
+
+    def rules(self) -> BodyRules | None:
+        return _rules(self.unwrap, self.drop) if self.has_rules else None
+
+    def config(self) -> ImageConfig:
+        return _config(self.extra_proxies, self.extra_placeholders)
+
+
+# Built once per process: compiling selectors and proxy patterns costs more than a body.
+@lru_cache(maxsize=16)
+def _rules(unwrap: tuple[str, ...], drop: tuple[str, ...]) -> BodyRules:
+    return BodyRules(unwrap=unwrap, drop=drop)
+
+
+@lru_cache(maxsize=16)
+def _config(extra_proxies: tuple[str, ...], extra_placeholders: tuple[str, ...]) -> ImageConfig:
+    return ImageConfig.build(extra_proxies=extra_proxies, extra_placeholders=extra_placeholders)
+
+
+@dataclass(slots=True)
+class ProcessedBody:
+    """What both body stages made of one article's HTML.
+
+    ``resolved_html``/``images``/``resolve_events``: the image stage (markup as
+    on the page, images and links resolved).  ``normalized``: the contract §5
+    body, its text and the normalizer's events, or None with ``error`` set
+    when normalizing failed (a normalizer bug on this input, reported as a
+    reject).  ``content_hash``/``simhash`` fingerprint ``normalized.text``.
+    """
+
+    resolved_html: str
+    images: list[ImageRecord]
+    resolve_events: Counter[str]
+    normalized: NormalizedBody | None = None
+    content_hash: str = ""
+    simhash: int = 0
+    error: str = ""
+    worker: bool = field(default=False)  # computed in a worker process
+
+
+def process_body(html: str, base_url: str | None, spec: BodySpec) -> ProcessedBody:
+    """Resolve, normalize and fingerprint one body (one parse).  Never raises on a ``str``."""
+    resolved = resolve_body(html, base_url, spec.rules(), spec.config())
+    out = ProcessedBody(resolved.html, resolved.images, resolved.events)
+    try:
+        normalized = normalize_resolved(resolved)
+        out.content_hash = content_hash(normalized.text)
+        out.simhash = simhash64(normalized.text)
+    except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
+        # normalize_resolved handles parser failures itself; anything reaching
+        # here is a normalizer bug on this input: reported, never fatal.
+        out.error = f"normalization failed ({type(exc).__name__}: {exc})"
+        return out
+    out.normalized = normalized
+    return out
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 quota to honour
+    return max(1, cpus)
+
+
+def worker_count(value: str | int | None) -> int:
+    """``NEWSSPIDER_BODY_WORKERS``: ``auto`` (one per CPU beyond the crawl's own, at most 4) or N ≥ 0.
+
+    0 processes bodies in the crawl process itself (the right choice on one CPU:
+    a worker would only add copying).
+    """
+    text = str(value if value is not None else "auto").strip().lower()
+    if text in ("", "auto"):
+        return min(4, usable_cpus() - 1)
+    try:
+        count = int(text)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ValueError(
+            f"NEWSSPIDER_BODY_WORKERS must be 'auto' or a whole number ≥ 0, not {value!r}"
+        )
+    return count
+
+
+# --- the wire: a 4-byte big-endian length, then a pickle ---------------------------
+_HEADER = struct.Struct(">I")
+
+
+def _frame(obj: Any) -> bytes:
+    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
+    chunks, left = [], n
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def worker_main(stdin: BinaryIO, stdout: BinaryIO) -> int:
+    """Answer jobs until stdin closes (the crawl process finished or died)."""
+    while True:
+        header = _read_exact(stdin, _HEADER.size)
+        if header is None:
+            return 0
+        payload = _read_exact(stdin, _HEADER.unpack(header)[0])
+        if payload is None:
+            return 0
+        html, base_url, spec = pickle.loads(payload)
+        try:
+            answer: Any = process_body(html, base_url, spec)
+            answer.worker = True
+        except Exception as exc:  # noqa: BLE001 — any failure is the crawl's to report, not ours to die of
+            answer = f"{type(exc).__name__}: {exc}"
+        stdout.write(_frame(answer))
+        stdout.flush()
+
+
+class _Worker(protocol.ProcessProtocol):
+    """One worker process: jobs written to its stdin, answers read from its stdout in order."""
+
+    def __init__(self, pool: BodyPool) -> None:
+        self.pool = pool
+        self.buffer = bytearray()
+        self.pending: deque[tuple[Deferred[ProcessedBody], tuple[Any, ...], int]] = deque()
+        self.alive = True
+
+    def send(self, job: tuple[Any, ...], retries: int) -> Deferred[ProcessedBody]:
+        done: Deferred[ProcessedBody] = Deferred()
+        self.pending.append((done, job, retries))
+        assert self.transport is not None
+        self.transport.write(_frame(job))
+        return done
+
+    def childDataReceived(self, childFD: int, data: bytes) -> None:  # noqa: N802 — Twisted's name
+        self.buffer += data
+        while len(self.buffer) >= _HEADER.size:
+            size = _HEADER.unpack_from(self.buffer)[0]
+            end = _HEADER.size + size
+            if len(self.buffer) < end:
+                return
+            answer = pickle.loads(bytes(self.buffer[_HEADER.size:end]))
+            del self.buffer[:end]
+            done, _, _ = self.pending.popleft()
+            self.pool.answered += 1
+            if isinstance(answer, ProcessedBody):
+                done.callback(answer)
+            else:
+                done.errback(Failure(RuntimeError(f"processing the body failed: {answer}")))
+
+    def childConnectionLost(self, childFD: int) -> None:  # noqa: N802 — Twisted's name
+        # The answers' pipe closed: the worker is gone, whether or not it has been reaped yet.
+        if childFD == 1 and self.alive:
+            self.alive = False
+            self.pool._died(self)
+
+    def processEnded(self, reason: Failure) -> None:  # noqa: N802 — Twisted's name
+        if self.alive:
+            self.alive = False
+            self.pool._died(self)
+        self.pool._reaped(self)
+
+
+class BodyPool:
+    """``workers`` processes running :func:`process_body`, used from the reactor thread.
+
+    :meth:`process` returns a Deferred firing with a :class:`ProcessedBody`, or
+    failing with :class:`WorkerCrashed`.
+    """
+
+    def __init__(self, workers: int, reactor: Any = None) -> None:
+        if workers < 1:
+            raise ValueError("a BodyPool needs at least one worker")
+        if reactor is None:
+            from twisted.internet import reactor as default_reactor
+
+            reactor = default_reactor
+        self.reactor = reactor
+        self.size = workers
+        self.workers: list[_Worker] = []
+        self.restarts = 0
+        self.answered = 0
+        self.failed_starts = 0
+        self.in_process = False  # workers could not start: bodies are processed here
+        self.closing = False
+        self._ended: list[Deferred[None]] = []
+        self._running: set[_Worker] = set()
+
+    def start(self) -> None:
+        """Start the workers now (they take ~0.3 s to import), not at the first article."""
+        while len(self.workers) < self.size:
+            self._spawn()
+
+    def _spawn(self) -> _Worker:
+        worker = _Worker(self)
+        self.reactor.spawnProcess(
+            worker, sys.executable, [sys.executable, "-m", "newsspider.normalize.worker"],
+            env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: 2},
+        )
+        self.workers.append(worker)
+        self._running.add(worker)
+        return worker
+
+    def process(self, html: str, base_url: str | None, spec: BodySpec) -> Deferred[ProcessedBody]:
+        return self._submit((html, base_url, spec), retries=1)
+
+    def _submit(self, job: tuple[Any, ...], retries: int) -> Deferred[ProcessedBody]:
+        if self.in_process:
+            return succeed(process_body(*job))
+        if self.closing:
+            raise RuntimeError("the body pool is closed")
+        self.start()  # replaces dead workers
+        worker = min(self.workers, key=lambda w: len(w.pending))
+        return worker.send(job, retries)
+
+    def _died(self, worker: _Worker) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+        if self.closing:
+            return
+        if not self.answered:
+            self.failed_starts += 1
+        if self.failed_starts >= 2 and not self.in_process:
+            self.in_process = True
+            logger.error(
+                "body worker processes die before answering anything (see their errors above); "
+                "processing bodies in the crawl process instead"
+            )
+        else:
+            self.restarts += 1
+            logger.warning("a body worker process died with %d job(s) in flight; starting another",
+                           len(worker.pending))
+        pending, worker.pending = worker.pending, deque()
+        for done, job, retries in pending:
+            if retries > 0 or self.in_process:
+                self._submit(job, retries - 1).chainDeferred(done)
+            else:
+                done.errback(Failure(WorkerCrashed(
+                    "processing the body killed two worker processes (a parser crash or "
+                    "the worker ran out of memory)"
+                )))
+
+    def _reaped(self, worker: _Worker) -> None:
+        self._running.discard(worker)
+        if not self._running:
+            self._reaped_all()
+
+    def _reaped_all(self) -> None:
+        ended, self._ended = self._ended, []
+        for waiter in ended:
+            waiter.callback(None)
+
+    def close(self, timeout: float = 3.0) -> Deferred[None]:
+        """Let the workers finish and exit (their stdin closes); kill any left after ``timeout``."""
+        self.closing = True
+        if not self._running:
+            return succeed(None)
+        for worker in list(self._running):
+            if worker.transport is not None:
+                worker.transport.closeStdin()
+        ended: Deferred[None] = Deferred()
+        self._ended.append(ended)
+
+        def kill() -> None:
+            for worker in list(self._running):
+                try:
+                    if worker.transport is not None:
+                        worker.transport.signalProcess("KILL")
+                except ProcessExitedAlready:
+                    continue
+            self._running.clear()
+            self._reaped_all()
+
+        timer = self.reactor.callLater(timeout, kill)
+        ended.addBoth(lambda result: (timer.cancel() if timer.active() else None, result)[1])
+        return ended
+

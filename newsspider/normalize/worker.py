@@ -1,0 +1,21 @@
+"""``python -m newsspider.normalize.worker``: one body worker of :class:`~newsspider.normalize.pool.BodyPool`.
+
+Jobs arrive on stdin and answers leave on stdout (see :func:`~newsspider.normalize.pool.worker_main`);
+errors go to stderr, which is the crawl's.  A module of its own so the answers
+pickle as ``newsspider.normalize.pool.ProcessedBody``, not ``__main__.…``.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from newsspider.normalize.pool import worker_main
+
+if __name__ == "__main__":
+    # Ctrl-C reaches the whole process group; the crawl process decides how to
+    # stop (Scrapy finishes the items in flight), so the workers ignore it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answers = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
+    sys.exit(worker_main(sys.stdin.buffer, answers))

@@ -1,0 +1,219 @@
+"""Body processing in worker processes: same output as in-process, nothing lost when a worker dies.
+
+``process_body`` against the two stages it combines, on every corpus body;
+the worker protocol against a real ``python -m newsspider.normalize.worker``;
+and whole crawls of the replica with workers, without them, and with a
+worker SIGKILLed mid-crawl.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+from pymongo import MongoClient
+
+from newsspider.normalize.html import normalize_body, resolve_body
+from newsspider.normalize.pool import BodySpec, ProcessedBody, process_body, worker_count
+from newsspider.normalize.rules import BodyRules
+from newsspider.normalize.text import content_hash, simhash64
+from newsspider.replica.scenarios import generated_scenario
+from newsspider.replica.server import ReplicaServer
+from tests.conftest import REPO, scrapy_crawl
+from tests.test_normalize_corpus import BASE_URLS, FILES, RULES, read_body
+
+_HEADER = struct.Struct(">I")
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_process_body_is_both_stages_in_one_parse(path: Path) -> None:
+    portal = path.parent.name
+    rules = RULES.get(portal)
+    html, base = read_body(path), BASE_URLS[portal]
+    out = process_body(html, base, BodySpec.of(rules))
+    resolved = resolve_body(html, base, rules)
+    normalized = normalize_body(resolved.html, base, rules)
+    assert out.resolved_html == resolved.html
+    assert out.images == resolved.images
+    assert out.normalized is not None
+    assert (out.normalized.html, out.normalized.text) == (normalized.html, normalized.text)
+    assert out.content_hash == content_hash(normalized.text)
+    assert out.simhash == simhash64(normalized.text)
+
+
+def test_body_spec_rebuilds_rules_and_image_config_from_strings() -> None:
+    rules = BodyRules(unwrap=("span.hrefStyle",), drop=("div.ad",))
+    spec = BodySpec.of(rules, ("https://img.example/p?u={url}",), (r"spacer\.gif$",))
+    copy = pickle.loads(pickle.dumps(spec))
+    assert copy == spec
+    assert copy.rules() == rules
+    config = copy.config()
+    assert r"spacer\.gif$" in config.placeholders
+    assert BodySpec.of(None).rules() is None
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", 0), (3, 3), ("2", 2)])
+def test_worker_count_values(value: object, expected: int) -> None:
+    assert worker_count(value) == expected  # type: ignore[arg-type]
+
+
+def test_worker_count_auto_leaves_the_crawl_its_own_cpu() -> None:
+    auto = worker_count("auto")
+    assert 0 <= auto <= 4
+    assert auto == min(4, len(os.sched_getaffinity(0)) - 1) or auto < len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "1.5"])
+def test_worker_count_refuses_nonsense(value: str) -> None:
+    with pytest.raises(ValueError, match="NEWSSPIDER_BODY_WORKERS"):
+        worker_count(value)
+
+
+def _ask(proc: subprocess.Popen[bytes], job: tuple) -> object:
+    payload = pickle.dumps(job)
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+    proc.stdin.flush()
+    size = _HEADER.unpack(proc.stdout.read(_HEADER.size))[0]
+    return pickle.loads(proc.stdout.read(size))
+
+
+def test_worker_process_answers_in_order_and_exits_when_stdin_closes() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "newsspider.normalize.worker"], cwd=REPO,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        spec = BodySpec.of(BodyRules(unwrap=("span.hrefStyle",)))
+        first = _ask(proc, ('<p>一<span class="hrefStyle"><a href="/x">链接</a></span></p>', "https://a.example/", spec))
+        second = _ask(proc, ('<p>二 <img data-src="/b.png" src="/loading.gif"></p>', "https://a.example/n/", spec))
+        assert isinstance(first, ProcessedBody) and first.worker
+        assert first.normalized is not None and first.normalized.html == "<p>一链接</p>"
+        assert isinstance(second, ProcessedBody)
+        assert [i["url"] for i in second.images] == ["https://a.example/b.png"]
+        # A malformed job: the worker answers with the error instead of dying.
+        broken = _ask(proc, ("<p>x</p>", "https://a.example/", "not a BodySpec"))
+        assert isinstance(broken, str) and "Error" in broken
+        assert isinstance(_ask(proc, ("<p>三</p>", None, spec)), ProcessedBody)
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        assert proc.wait(timeout=10) == 0
+        assert proc.stderr is not None
+        proc.stderr.close()
+        assert proc.stdout is not None
+        proc.stdout.close()
+
+
+def _crawl(replica: ReplicaServer, mongo_uri: str, data_dir: Path, workers: str,
+           db_name: str, kill_after: int = 0) -> tuple[int, str]:
+    """One crawl; with ``kill_after``, SIGKILL a body worker once that many articles are stored."""
+    stop = threading.Event()
+    killed: list[int] = []
+
+    def killer() -> None:
+        client: MongoClient = MongoClient(mongo_uri)
+        try:
+            while not stop.is_set() and not killed:
+                if client[db_name].articles.estimated_document_count() >= kill_after:
+                    for proc in psutil.process_iter(["cmdline"]):
+                        cmd = proc.info["cmdline"] or []
+                        if "newsspider.normalize.worker" in cmd and db_name in _env_of(proc):
+                            proc.send_signal(signal.SIGKILL)
+                            killed.append(proc.pid)
+                            break
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    thread = threading.Thread(target=killer, daemon=True)
+    if kill_after:
+        thread.start()
+    try:
+        code, _, err = scrapy_crawl(
+            mongo_uri, db_name, data_dir, "ofweek", f"start_url={replica.listing_url}",
+            "max_pages=100", settings={"NEWSSPIDER_BODY_WORKERS": workers},
+        )
+    finally:
+        stop.set()
+    if kill_after:
+        thread.join()
+        assert killed, "no worker was killed: the crawl ended first"
+    return code, err
+
+
+def _env_of(proc: psutil.Process) -> str:
+    try:
+        return proc.environ().get("MONGO_DATABASE", "")
+    except psutil.Error:
+        return ""
+
+
+_VOLATILE = ("first_seen_at", "last_crawled_at", "updated_at", "crawled_at")
+
+
+def _articles(client: MongoClient, db_name: str) -> dict[str, dict]:
+    return {
+        doc["_id"]: {k: v for k, v in doc.items() if k not in _VOLATILE}
+        for doc in client[db_name].articles.find()
+    }
+
+
+def _ids(client: MongoClient, db_name: str) -> set[str]:
+    return {doc["_id"] for doc in client[db_name].articles.find({}, {"_id": 1})}
+
+
+@pytest.fixture(scope="module")
+def generated_replica():
+    with ReplicaServer(scenario=generated_scenario(300, per_page=50)) as server:
+        yield server
+
+
+def test_crawl_with_workers_stores_what_an_in_process_crawl_stores(
+    generated_replica: ReplicaServer, mongo_uri: str, tmp_path: Path
+) -> None:
+    client: MongoClient = MongoClient(mongo_uri, tz_aware=True)
+    names = {w: f"pool_{w}_{uuid.uuid4().hex[:8]}" for w in ("0", "2")}
+    try:
+        for workers, name in names.items():
+            code, err = _crawl(generated_replica, mongo_uri, tmp_path / workers, workers, name)
+            assert code == 0, err[-3000:]
+        assert "'newsspider/images/workers': 2" in err
+        in_process, pooled = _articles(client, names["0"]), _articles(client, names["2"])
+        assert len(in_process) >= 290
+        assert pooled == in_process
+    finally:
+        for name in names.values():
+            client.drop_database(name)
+        client.close()
+
+
+def test_a_worker_killed_mid_crawl_loses_no_article(
+    generated_replica: ReplicaServer, mongo_uri: str, tmp_path: Path
+) -> None:
+    client: MongoClient = MongoClient(mongo_uri)
+    reference, name = f"pool_ref_{uuid.uuid4().hex[:8]}", f"pool_kill_{uuid.uuid4().hex[:8]}"
+    try:
+        code, err = _crawl(generated_replica, mongo_uri, tmp_path / "ref", "0", reference)
+        assert code == 0, err[-3000:]
+        code, err = _crawl(generated_replica, mongo_uri, tmp_path / "kill", "1", name, kill_after=40)
+        assert code == 0, err[-3000:]
+        assert "a body worker process died" in err
+        assert "'newsspider/images/worker_restarts': 1" in err
+        # Every article the in-process crawl stored is stored, none rejected.
+        assert _ids(client, name) == _ids(client, reference)
+        assert client[name].rejects.count_documents({}) == client[reference].rejects.count_documents({})
+    finally:
+        client.drop_database(reference)
+        client.drop_database(name)
+        client.close()
