@@ -63,63 +63,67 @@ def _pages(articles: int, per_page: int) -> int:
     return max(1, -(-articles // per_page))
 
 
-def _pipeline_overhead(config: BenchConfig, replica: Replica, crawls: list[CrawlResult]) -> dict[str, Any]:
-    pages = _pages(config.overhead_articles, config.per_page)
+def _bracketed(label: str, listing_url: str, pages: int, repeats: int, expected: int,
+               crawls: list[CrawlResult]) -> tuple[list[CrawlResult], list[CrawlResult]]:
+    """Bare and full crawls alternated, bare first and last: B F B F … F B."""
     bare: list[CrawlResult] = []
     full: list[CrawlResult] = []
-    for i in range(config.overhead_repeats):
-        # Alternate the order too, so neither side always runs on a warmer machine.
-        order = (True, False) if i % 2 == 0 else (False, True)
-        for is_bare in order:
-            kind = "bare" if is_bare else "full"
-            result = run_crawl(f"overhead-{kind}-{i + 1}", replica.listing_url, pages, bare=is_bare)
-            (bare if is_bare else full).append(result)
-            crawls.append(result)
-            logger.info("%s: %d articles, %.1f/s", result.label, result.articles, result.articles_per_s)
-    for result in bare + full:
-        if result.articles < config.overhead_articles:
-            raise BenchError(
-                f"{result.label} crawled {result.articles} of {config.overhead_articles} articles"
-            )
-    bare_rate = statistics.median(r.articles_per_s for r in bare)
-    full_rate = statistics.median(r.articles_per_s for r in full)
-    pair_ratios = [f.articles_per_s / b.articles_per_s for b, f in zip(bare, full, strict=True)]
-    wall_ratios = [b.wall_s / f.wall_s for b, f in zip(bare, full, strict=True)]
+    for is_bare in [True, False] * repeats + [True]:
+        runs = bare if is_bare else full
+        kind = "bare" if is_bare else "full"
+        result = run_crawl(f"{label}-{kind}-{len(runs) + 1}", listing_url, pages, bare=is_bare)
+        runs.append(result)
+        crawls.append(result)
+        logger.info("%s: %d articles, %.1f/s, %.2f s from start to exit", result.label,
+                    result.articles, result.articles_per_s, result.wall_s)
+        if result.articles < expected:
+            raise BenchError(f"{result.label} crawled {result.articles} of {expected} articles")
+    return bare, full
+
+
+def _bracket_ratios(bare: list[CrawlResult], full: list[CrawlResult],
+                    value: Callable[[CrawlResult], float], higher_is_faster: bool) -> list[float]:
+    """Each full crawl against the mean of the bare crawls just before and after it.
+
+    The host's speed drifts (the same bare crawl ranges 130–240 articles/s
+    here within minutes): bracketing cancels a drift that is steady over a pair.
+    """
+    out = []
+    for before, f, after in zip(bare, full, bare[1:], strict=False):
+        reference = (value(before) + value(after)) / 2
+        out.append(value(f) / reference if higher_is_faster else reference / value(f))
+    return out
+
+
+def _pipeline_overhead(config: BenchConfig, replica: Replica, crawls: list[CrawlResult]) -> dict[str, Any]:
+    bare, full = _bracketed("overhead", replica.listing_url, _pages(config.overhead_articles, config.per_page),
+                            config.overhead_repeats, config.overhead_articles, crawls)
+    ratios = _bracket_ratios(bare, full, lambda r: r.articles_per_s, higher_is_faster=True)
+    walls = _bracket_ratios(bare, full, lambda r: r.wall_s, higher_is_faster=False)
     return {
         "articles": config.overhead_articles,
         "repeats": config.overhead_repeats,
-        "bare_articles_per_s": round(bare_rate, 1),
-        "full_articles_per_s": round(full_rate, 1),
-        "pipeline_overhead_ratio": round(statistics.median(pair_ratios), 3),
-        "pair_ratios": [round(r, 3) for r in pair_ratios],
-        "wall_ratio_median": round(statistics.median(wall_ratios), 3),
+        "bare_articles_per_s": round(statistics.median(r.articles_per_s for r in bare), 1),
+        "full_articles_per_s": round(statistics.median(r.articles_per_s for r in full), 1),
+        "pipeline_overhead_ratio": round(statistics.median(ratios), 3),
+        "bracketed_ratios": [round(r, 3) for r in ratios],
+        "wall_ratio_median": round(statistics.median(walls), 3),
     }
 
 
 def _unseen(config: BenchConfig, crawls: list[CrawlResult]) -> dict[str, Any]:
     """Whole-process wall time, bare over full, on a replica no other figure uses."""
     per_page = 20
-    pages = _pages(config.unseen_articles, per_page)
-    walls: dict[str, list[float]] = {"bare": [], "full": []}
     with Replica(config.unseen_articles, per_page, seed=7) as replica:
-        for i in range(config.unseen_repeats):
-            order = (True, False) if i % 2 == 0 else (False, True)
-            for is_bare in order:
-                kind = "bare" if is_bare else "full"
-                result = run_crawl(f"unseen-{kind}-{i + 1}", replica.listing_url, pages, bare=is_bare)
-                crawls.append(result)
-                if result.articles < config.unseen_articles:
-                    raise BenchError(
-                        f"{result.label} crawled {result.articles} of {config.unseen_articles} articles"
-                    )
-                walls[kind].append(result.wall_s)
-                logger.info("%s: %.2f s from start to exit", result.label, result.wall_s)
-    ratios = [b / f for b, f in zip(walls["bare"], walls["full"], strict=True)]
+        bare, full = _bracketed("unseen", replica.listing_url, _pages(config.unseen_articles, per_page),
+                                config.unseen_repeats, config.unseen_articles, crawls)
+    walls = _bracket_ratios(bare, full, lambda r: r.wall_s, higher_is_faster=False)
     return {
         "articles": config.unseen_articles,
-        "bare_wall_s": [round(w, 2) for w in walls["bare"]],
-        "full_wall_s": [round(w, 2) for w in walls["full"]],
-        "unseen_900_wall_ratio": round(statistics.median(ratios), 3),
+        "bare_wall_s": [round(r.wall_s, 2) for r in bare],
+        "full_wall_s": [round(r.wall_s, 2) for r in full],
+        "unseen_900_wall_ratio": round(statistics.median(walls), 3),
+        "bracketed_ratios": [round(r, 3) for r in walls],
     }
 
 

@@ -96,7 +96,7 @@ def scrapy_crawl(
         **(env or {}),
     }
     proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

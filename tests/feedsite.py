@@ -36,6 +36,7 @@ from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from lxml import html as lxml_html
 
@@ -431,7 +432,7 @@ class FeedSite:
     def url(self, path: str) -> str:
         return self.base + path
 
-    def __enter__(self) -> FeedSite:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

@@ -53,8 +53,10 @@ def test_listing_items_in_page_order_only_from_the_list(listing) -> None:
     urls = [item.url for item in listing.items]
     assert urls == [
         SEED_URL,
-        "https://www.ofweek.com/2021-03/ART-8420-2400-30489931.html"
-        "?utm_source=rss&utm_medium=feed#comments",
+        (
+            "https://www.ofweek.com/2021-03/ART-8420-2400-30489931.html"
+            "?utm_source=rss&utm_medium=feed#comments"
+        ),
         MP_URL,
     ]
     assert all("热门" not in (item.title or "") for item in listing.items)

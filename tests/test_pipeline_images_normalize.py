@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from newsspider.models import validate_article
 from scrapy.utils.test import get_crawler
 
+from newsspider.models import validate_article
 from newsspider.normalize.rules import BodyRules
 from newsspider.normalize.text import content_hash
 from newsspider.pipelines.images import ImageResolvePipeline

@@ -35,7 +35,6 @@ from __future__ import annotations
 import logging
 import os
 import pickle
-import signal
 import struct
 import sys
 from collections import Counter, deque
@@ -57,13 +56,13 @@ from newsspider.normalize.text import content_hash, simhash64
 
 __all__ = [
     "BodyPool",
-    "worker_main",
     "BodySpec",
     "ProcessedBody",
     "WorkerCrashed",
     "process_body",
     "usable_cpus",
     "worker_count",
+    "worker_main",
 ]
 
 logger = logging.getLogger(__name__)
@@ -234,11 +233,11 @@ class _Worker(protocol.ProcessProtocol):
     def send(self, job: tuple[Any, ...], retries: int) -> Deferred[ProcessedBody]:
         done: Deferred[ProcessedBody] = Deferred()
         self.pending.append((done, job, retries))
-        assert self.transport is not None
-        self.transport.write(_frame(job))
+        transport: Any = self.transport  # a Process: zope interfaces don't type its methods
+        transport.write(_frame(job))
         return done
 
-    def childDataReceived(self, childFD: int, data: bytes) -> None:  # noqa: N802 — Twisted's name
+    def childDataReceived(self, childFD: int, data: bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= _HEADER.size:
             size = _HEADER.unpack_from(self.buffer)[0]
@@ -254,13 +253,13 @@ class _Worker(protocol.ProcessProtocol):
             else:
                 done.errback(Failure(RuntimeError(f"processing the body failed: {answer}")))
 
-    def childConnectionLost(self, childFD: int) -> None:  # noqa: N802 — Twisted's name
+    def childConnectionLost(self, childFD: int) -> None:
         # The answers' pipe closed: the worker is gone, whether or not it has been reaped yet.
         if childFD == 1 and self.alive:
             self.alive = False
             self.pool._died(self)
 
-    def processEnded(self, reason: Failure) -> None:  # noqa: N802 — Twisted's name
+    def processEnded(self, reason: Failure) -> None:
         if self.alive:
             self.alive = False
             self.pool._died(self)
@@ -362,16 +361,18 @@ class BodyPool:
         if not self._running:
             return succeed(None)
         for worker in list(self._running):
-            if worker.transport is not None:
-                worker.transport.closeStdin()
+            transport: Any = worker.transport
+            if transport is not None:
+                transport.closeStdin()
         ended: Deferred[None] = Deferred()
         self._ended.append(ended)
 
         def kill() -> None:
             for worker in list(self._running):
+                transport: Any = worker.transport
                 try:
-                    if worker.transport is not None:
-                        worker.transport.signalProcess("KILL")
+                    if transport is not None:
+                        transport.signalProcess("KILL")
                 except ProcessExitedAlready:
                     continue
             self._running.clear()

@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ class EmbeddedStore:
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def __enter__(self) -> EmbeddedStore:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
