@@ -175,6 +175,8 @@ NEWSSPIDER_IMAGE_PLACEHOLDERS = _env("NEWSSPIDER_IMAGE_PLACEHOLDERS", "")
 NEWSSPIDER_SUMMARY_MAX_CHARS = int(_env("NEWSSPIDER_SUMMARY_MAX_CHARS", 200))
 # Worker processes for the body stages (resolve, sanitize, fingerprint): "auto" = one per spare CPU (≤ 4), 0 = in-process.
 NEWSSPIDER_BODY_WORKERS = _env("NEWSSPIDER_BODY_WORKERS", "auto")
+# Niceness of the crawl's helper processes (body workers, embedded store): the crawl process goes first.
+NEWSSPIDER_HELPER_NICE = int(_env("NEWSSPIDER_HELPER_NICE", 5))
 # Download body images into this store (a path or s3://bucket/prefix); empty = off.
 NEWSSPIDER_IMAGES_STORE = _env("NEWSSPIDER_IMAGES_STORE", "")
 # Rewrite body <img src> to this base URL + stored path; empty = keep the original URLs.

@@ -15,8 +15,8 @@ Everything crossing the process boundary is plain data: the portal's
 were built from (:class:`BodySpec`) and are rebuilt once per worker.
 
 A worker is ``python -m newsspider.normalize.worker`` reading length-prefixed
-pickled jobs on its stdin and answering, in order, on its stdout; the crawl
-process talks to it through the Twisted reactor (no threads of its own, so
+pickled jobs on its stdin and answering, in order, on its stdout — both its
+end of a socket pair; the crawl process talks to it through the Twisted reactor (no threads of its own, so
 nothing competes for the crawl's GIL) and spreads jobs over the workers by
 queue length.  A worker that dies (killed, out of memory, a crash in a C
 extension) is replaced and its jobs are tried once more on another; an
@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import socket
 import struct
 import sys
 from collections import Counter, deque
@@ -184,6 +185,7 @@ def worker_count(value: str | int | None) -> int:
 
 # --- the wire: a 4-byte big-endian length, then a pickle ---------------------------
 _HEADER = struct.Struct(">I")
+_SOCKET_BUFFER = 1 << 20  # a few answers in flight without the worker blocking on write
 
 
 def _frame(obj: Any) -> bytes:
@@ -221,30 +223,36 @@ def worker_main(stdin: BinaryIO, stdout: BinaryIO) -> int:
         stdout.flush()
 
 
-class _Worker(protocol.ProcessProtocol):
-    """One worker process: jobs written to its stdin, answers read from its stdout in order."""
+class _Worker(protocol.Protocol):
+    """One worker's end of its socket: jobs written in order, answers read in the same order.
+
+    A socket, not pipes: Twisted reads a socket 64 KiB at a time (a pipe 8 KiB),
+    and an answer is two or three bodies' worth of text.
+    """
 
     def __init__(self, pool: BodyPool) -> None:
         self.pool = pool
         self.buffer = bytearray()
         self.pending: deque[tuple[Deferred[ProcessedBody], tuple[Any, ...], int]] = deque()
         self.alive = True
+        self.process: Any = None  # the IProcessTransport, to kill it
 
     def send(self, job: tuple[Any, ...], retries: int) -> Deferred[ProcessedBody]:
         done: Deferred[ProcessedBody] = Deferred()
         self.pending.append((done, job, retries))
-        transport: Any = self.transport  # a Process: zope interfaces don't type its methods
+        transport: Any = self.transport  # zope interfaces don't type their methods for mypy
         transport.write(_frame(job))
         return done
 
-    def childDataReceived(self, childFD: int, data: bytes) -> None:
+    def dataReceived(self, data: bytes) -> None:
         self.buffer += data
         while len(self.buffer) >= _HEADER.size:
             size = _HEADER.unpack_from(self.buffer)[0]
             end = _HEADER.size + size
             if len(self.buffer) < end:
                 return
-            answer = pickle.loads(bytes(self.buffer[_HEADER.size:end]))
+            with memoryview(self.buffer) as view:  # released before the buffer shrinks
+                answer = pickle.loads(view[_HEADER.size:end])
             del self.buffer[:end]
             done, _, _ = self.pending.popleft()
             self.pool.answered += 1
@@ -253,17 +261,23 @@ class _Worker(protocol.ProcessProtocol):
             else:
                 done.errback(Failure(RuntimeError(f"processing the body failed: {answer}")))
 
-    def childConnectionLost(self, childFD: int) -> None:
-        # The answers' pipe closed: the worker is gone, whether or not it has been reaped yet.
-        if childFD == 1 and self.alive:
-            self.alive = False
-            self.pool._died(self)
-
-    def processEnded(self, reason: Failure) -> None:
+    def connectionLost(self, reason: Failure = protocol.connectionDone) -> None:
+        # The socket closed: the worker is gone, whether or not it has been reaped yet.
         if self.alive:
             self.alive = False
             self.pool._died(self)
-        self.pool._reaped(self)
+
+
+class _Reaper(protocol.ProcessProtocol):
+    """The worker as a process: only its end matters (the socket says when it dies)."""
+
+    def __init__(self, pool: BodyPool, worker: _Worker) -> None:
+        self.pool = pool
+        self.worker = worker
+
+    def processEnded(self, reason: Failure) -> None:
+        self.worker.connectionLost(reason)
+        self.pool._reaped(self.worker)
 
 
 class BodyPool:
@@ -273,7 +287,7 @@ class BodyPool:
     failing with :class:`WorkerCrashed`.
     """
 
-    def __init__(self, workers: int, reactor: Any = None) -> None:
+    def __init__(self, workers: int, reactor: Any = None, nice: int = 0) -> None:
         if workers < 1:
             raise ValueError("a BodyPool needs at least one worker")
         if reactor is None:
@@ -282,6 +296,7 @@ class BodyPool:
             reactor = default_reactor
         self.reactor = reactor
         self.size = workers
+        self.nice = nice
         self.workers: list[_Worker] = []
         self.restarts = 0
         self.answered = 0
@@ -298,10 +313,26 @@ class BodyPool:
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self)
-        self.reactor.spawnProcess(
-            worker, sys.executable, [sys.executable, "-m", "newsspider.normalize.worker"],
-            env=os.environ.copy(), childFDs={0: "w", 1: "r", 2: 2},
-        )
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            for sock in (ours, theirs):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SOCKET_BUFFER)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
+            # The worker's stdin and stdout are both its end of the socket.
+            worker.process = self.reactor.spawnProcess(
+                _Reaper(self, worker), sys.executable,
+                [sys.executable, "-m", "newsspider.normalize.worker", str(self.nice)],
+                env=os.environ.copy(), childFDs={0: theirs.fileno(), 1: theirs.fileno(), 2: 2},
+            )
+            ours.setblocking(False)
+            # adoptStreamConnection dups the descriptor: ours is closed below either way.
+            self.reactor.adoptStreamConnection(
+                ours.fileno(), socket.AF_UNIX, protocol.Factory.forProtocol(lambda: worker)
+            )
+        finally:
+            # Only the worker may hold its end, or its death would never read as EOF here.
+            theirs.close()
+            ours.close()
         self.workers.append(worker)
         self._running.add(worker)
         return worker
@@ -363,16 +394,15 @@ class BodyPool:
         for worker in list(self._running):
             transport: Any = worker.transport
             if transport is not None:
-                transport.closeStdin()
+                transport.loseConnection()  # after the writes queued: EOF for the worker
         ended: Deferred[None] = Deferred()
         self._ended.append(ended)
 
         def kill() -> None:
             for worker in list(self._running):
-                transport: Any = worker.transport
                 try:
-                    if transport is not None:
-                        transport.signalProcess("KILL")
+                    if worker.process is not None:
+                        worker.process.signalProcess("KILL")
                 except ProcessExitedAlready:
                     continue
             self._running.clear()

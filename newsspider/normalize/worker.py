@@ -7,6 +7,7 @@ pickle as ``newsspider.normalize.pool.ProcessedBody``, not ``__main__.…``.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -16,6 +17,10 @@ if __name__ == "__main__":
     # Ctrl-C reaches the whole process group; the crawl process decides how to
     # stop (Scrapy finishes the items in flight), so the workers ignore it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # argv[1]: niceness (NEWSSPIDER_HELPER_NICE): the crawl process is the
+    # bottleneck; a worker busy a third of the time can wait its turn.
+    if len(sys.argv) > 1:
+        os.nice(int(sys.argv[1]))
     answers = sys.stdout.buffer
     sys.stdout = sys.stderr  # a stray print() must not corrupt the answers
     sys.exit(worker_main(sys.stdin.buffer, answers))

@@ -105,6 +105,7 @@ class ImageResolvePipeline:
         self.extra_proxies = tuple(crawler.settings.getlist("NEWSSPIDER_IMAGE_PROXIES"))
         self.extra_placeholders = tuple(crawler.settings.getlist("NEWSSPIDER_IMAGE_PLACEHOLDERS"))
         self.workers = workers
+        self.nice = 0
         self.pool: BodyPool | None = None
         self._spec: BodySpec | None = None
 
@@ -112,12 +113,14 @@ class ImageResolvePipeline:
     def from_crawler(cls, crawler: Crawler) -> ImageResolvePipeline:
         config = image_config_from_settings(crawler.settings)
         workers = worker_count(crawler.settings.get("NEWSSPIDER_BODY_WORKERS", "auto"))
-        return cls(crawler, config, workers)
+        pipeline = cls(crawler, config, workers)
+        pipeline.nice = crawler.settings.getint("NEWSSPIDER_HELPER_NICE", 5)
+        return pipeline
 
     def open_spider(self) -> None:
         # Without open_spider (a pipeline driven by hand) bodies are processed in-process.
         if self.workers > 0:
-            self.pool = BodyPool(self.workers)
+            self.pool = BodyPool(self.workers, nice=self.nice)
             self.pool.start()
             self.stats.set_value(_STAT + "workers", self.workers)
 

@@ -39,16 +39,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 # crawl that started it dies.  The store runs in its own session so a Ctrl-C
 # aimed at the crawl does not stop it before the crawl has flushed; without
 # this, a SIGKILLed crawl would leave its embedded store running.
+# The first argument is the niceness to run at (see EmbeddedStore's ``nice``).
 _DIE_WITH_PARENT = (
     "import ctypes, os, signal, sys; "
     "ctypes.CDLL('libc.so.6').prctl(1, signal.SIGTERM); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
+    "os.nice(int(sys.argv[1])); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
 )
 
 
-def _launcher() -> list[str]:
+def _launcher(nice: int) -> list[str]:
     if sys.platform.startswith("linux"):
-        return [sys.executable, "-c", _DIE_WITH_PARENT]
+        return [sys.executable, "-c", _DIE_WITH_PARENT, str(nice)]
     return []
 
 
@@ -76,11 +78,15 @@ class EmbeddedStore:
         port: int = 0,
         host: str = "127.0.0.1",
         start_timeout: float = 30.0,
+        nice: int = 0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port or free_port(host)
         self.start_timeout = start_timeout
+        # > 0 when the store serves a crawl on the same machine: the crawl process
+        # is the bottleneck, the store has time to spare (NEWSSPIDER_HELPER_NICE).
+        self.nice = nice
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -101,7 +107,7 @@ class EmbeddedStore:
         if self.process is not None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cmd = _launcher() + _nx_command() + [
+        cmd = _launcher(self.nice) + _nx_command() + [
             "--data-dir", str(self.data_dir),
             "--host", self.host,
             "--port", str(self.port),

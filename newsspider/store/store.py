@@ -115,6 +115,7 @@ class Store:
         close_timeout: float = 30.0,
         retry_max_delay: float = 10.0,
         server_timeout: float = 3.0,
+        helper_nice: int = 0,
         stats: StatsCollector | None = None,
     ) -> None:
         self.configured_uri = uri or ""
@@ -128,6 +129,7 @@ class Store:
         self.close_timeout = close_timeout
         self.retry_max_delay = retry_max_delay
         self.server_timeout = server_timeout
+        self.helper_nice = helper_nice
         self.stats = stats
         self.uri = self.configured_uri
         self.embedded: EmbeddedStore | None = None
@@ -155,6 +157,7 @@ class Store:
             close_timeout=settings.getfloat("NEWSSPIDER_STORE_CLOSE_TIMEOUT", 30.0),
             retry_max_delay=settings.getfloat("NEWSSPIDER_STORE_RETRY_MAX_DELAY", 10.0),
             server_timeout=settings.getfloat("NEWSSPIDER_STORE_SERVER_TIMEOUT", 3.0),
+            helper_nice=settings.getint("NEWSSPIDER_HELPER_NICE", 5),
             stats=stats,
         )
 
@@ -217,7 +220,9 @@ class Store:
         return self
 
     def _embedded_server(self) -> EmbeddedStore:
-        return EmbeddedStore(self.data_dir / "store", start_timeout=self.start_timeout)
+        return EmbeddedStore(
+            self.data_dir / "store", start_timeout=self.start_timeout, nice=self.helper_nice
+        )
 
     def _connect(self) -> None:
         if not self.configured_uri:
