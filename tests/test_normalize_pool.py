@@ -24,7 +24,13 @@ import pytest
 from pymongo import MongoClient
 
 from newsspider.normalize.html import normalize_body, resolve_body
-from newsspider.normalize.pool import BodySpec, ProcessedBody, process_body, worker_count
+from newsspider.normalize.pool import (
+    BodySpec,
+    ProcessedBody,
+    process_body,
+    usable_cpus,
+    worker_count,
+)
 from newsspider.normalize.rules import BodyRules
 from newsspider.normalize.text import content_hash, simhash64
 from newsspider.replica.scenarios import generated_scenario
@@ -68,9 +74,53 @@ def test_worker_count_values(value: object, expected: int) -> None:
 
 
 def test_worker_count_auto_leaves_the_crawl_its_own_cpu() -> None:
-    auto = worker_count("auto")
-    assert 0 <= auto <= 4
-    assert auto == min(4, len(os.sched_getaffinity(0)) - 1) or auto < len(os.sched_getaffinity(0))
+    cpus = usable_cpus()
+    assert 1 <= cpus <= len(os.sched_getaffinity(0))
+    assert worker_count("auto") == min(4, cpus - 1)
+
+
+_POOL_SCRIPT = """
+import json, sys
+from twisted.internet import task
+from newsspider.normalize.pool import BodyPool, BodySpec, process_body
+
+async def main(reactor):
+    command = json.loads(sys.argv[1]) or None
+    pool = BodyPool(2, reactor, command=command)
+    pool.start()
+    spec = BodySpec.of(None)
+    bodies = ['<p>正文 %d <img data-src="/%d.png" src="/x.gif"></p>' % (i, i) for i in range(6)]
+    results = [await pool.process(b, "https://a.example/", spec) for b in bodies]
+    await pool.close()
+    same = all(r.normalized.html == process_body(b, "https://a.example/", spec).normalized.html
+               for r, b in zip(results, bodies))
+    print(json.dumps({"same": same, "in_process": pool.in_process,
+                      "worker": [r.worker for r in results], "answered": pool.answered}))
+
+task.react(lambda reactor: __import__("twisted.internet.defer", fromlist=["x"]).ensureDeferred(main(reactor)))
+"""
+
+
+def _run_pool(command: list[str] | None) -> tuple[dict, str]:
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _POOL_SCRIPT, json.dumps(command)], cwd=REPO,
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def test_pool_answers_from_its_workers_and_closes() -> None:
+    result, _ = _run_pool(None)
+    assert result == {"same": True, "in_process": False, "worker": [True] * 6, "answered": 6}
+
+
+def test_workers_that_cannot_start_leave_the_bodies_to_the_crawl_process() -> None:
+    result, err = _run_pool([sys.executable, "-c", "raise SystemExit('no worker here')"])
+    assert result["same"] and result["in_process"] and result["worker"] == [False] * 6
+    assert "processing bodies in the crawl process instead" in err
 
 
 @pytest.mark.parametrize("value", ["-1", "many", "1.5"])

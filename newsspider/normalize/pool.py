@@ -287,7 +287,8 @@ class BodyPool:
     failing with :class:`WorkerCrashed`.
     """
 
-    def __init__(self, workers: int, reactor: Any = None, nice: int = 0) -> None:
+    def __init__(self, workers: int, reactor: Any = None, nice: int = 0,
+                 command: list[str] | None = None) -> None:
         if workers < 1:
             raise ValueError("a BodyPool needs at least one worker")
         if reactor is None:
@@ -296,7 +297,9 @@ class BodyPool:
             reactor = default_reactor
         self.reactor = reactor
         self.size = workers
-        self.nice = nice
+        self.command = command or [
+            sys.executable, "-m", "newsspider.normalize.worker", str(nice)
+        ]
         self.workers: list[_Worker] = []
         self.restarts = 0
         self.answered = 0
@@ -320,8 +323,7 @@ class BodyPool:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SOCKET_BUFFER)
             # The worker's stdin and stdout are both its end of the socket.
             worker.process = self.reactor.spawnProcess(
-                _Reaper(self, worker), sys.executable,
-                [sys.executable, "-m", "newsspider.normalize.worker", str(self.nice)],
+                _Reaper(self, worker), self.command[0], self.command,
                 env=os.environ.copy(), childFDs={0: theirs.fileno(), 1: theirs.fileno(), 2: 2},
             )
             ours.setblocking(False)
