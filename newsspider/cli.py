@@ -104,7 +104,9 @@ def run_crawl(
     from newsspider.runtime import RenderUnavailableError
 
     try:
-        crawler.spidercls.check_arguments(crawler.settings, **spider_args)
+        check: Any = getattr(crawler.spidercls, "check_arguments", None)
+        if check is not None:  # every newsspider spider has it (NewsSpider)
+            check(crawler.settings, **spider_args)
     except (SpiderArgumentError, RenderUnavailableError) as exc:
         print(f"newsspider: {exc}", file=sys.stderr)
         return EXIT_USAGE, {}

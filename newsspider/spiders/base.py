@@ -39,7 +39,7 @@ import scrapy
 from pymongo.errors import PyMongoError
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import Request, Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import run_in_thread
@@ -114,10 +114,17 @@ def _parse_render(value: object) -> bool:
 
 
 def _page_text(response: Response, fallback: str | None) -> str:
-    text, _ = decode_html(
-        response.body, response.headers.get("Content-Type", b"").decode("latin-1"), fallback
-    )
+    content_type = response.headers.get("Content-Type") or b""
+    text, _ = decode_html(response.body, content_type.decode("latin-1"), fallback)
     return text
+
+
+def failed_request(failure: Failure) -> Request:
+    """The request an errback's failure is about (Scrapy sets ``failure.request``)."""
+    request = getattr(failure, "request", None)
+    if not isinstance(request, Request):
+        raise TypeError(f"errback called without failure.request: {failure!r}")
+    return request
 
 
 class NewsSpider(scrapy.Spider):
@@ -479,25 +486,25 @@ class PortalSpider(NewsSpider):
 
     def listing_failed(self, failure: Failure) -> None:
         key, message = self._failure_reason(failure)
-        page_no = failure.request.cb_kwargs.get("page_no", 1)
+        page_no = failed_request(failure).cb_kwargs.get("page_no", 1)
         if key == "http_404" and page_no > 1:
             # A page guessed from the URL pattern past the end of the list.
             self._stat("pagination_stopped/not_found")
-            logger.info("listing page %s not found: end of the list", failure.request.url)
+            logger.info("listing page %s not found: end of the list", failed_request(failure).url)
             return
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
         # The pages after it were never reached: the next run must resume.
         self._listing_failures += 1
-        logger.error("listing page %s failed: %s", failure.request.url, message)
+        logger.error("listing page %s failed: %s", failed_request(failure).url, message)
 
     def article_failed(self, failure: Failure) -> Iterator[dict]:
         key, message = self._failure_reason(failure)
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
-        kwargs = failure.request.cb_kwargs
+        kwargs = failed_request(failure).cb_kwargs
         listing: ListingItem = kwargs["listing"]
-        logger.warning("article %s failed: %s", failure.request.url, message)
+        logger.warning("article %s failed: %s", failed_request(failure).url, message)
         state = {
             "listing": listing,
             "canonical": kwargs["canonical"],
@@ -506,15 +513,19 @@ class PortalSpider(NewsSpider):
             "bodies": [],
             "visited": [],
         }
-        reason = f"{message} from {failure.request.url}"
-        yield self._item(state, [{"field": "fetch", "message": reason}])
+        reason = f"{message} from {failed_request(failure).url}"
+        item = self._item(state, [{"field": "fetch", "message": reason}])
+        if item is not None:  # None: older than -a since
+            yield item
 
     def article_page_failed(self, failure: Failure) -> Iterator[dict]:
         key, message = self._failure_reason(failure)
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
-        state = failure.request.cb_kwargs["state"]
+        state = failed_request(failure).cb_kwargs["state"]
         page_no = len(state["visited"]) + 1
         logger.warning("page %d of article %s failed: %s", page_no, state["canonical"], message)
-        reason = f"page {page_no} failed: {message} from {failure.request.url}"
-        yield self._item(state, [{"field": "fetch", "message": reason}])
+        reason = f"page {page_no} failed: {message} from {failed_request(failure).url}"
+        item = self._item(state, [{"field": "fetch", "message": reason}])
+        if item is not None:  # None: older than -a since
+            yield item

@@ -68,6 +68,7 @@ from newsspider.spiders.base import (
     _parse_max_pages,
     _parse_render,
     _parse_since,
+    failed_request,
     parse_positive_int,
 )
 from newsspider.urls import canonicalize
@@ -287,7 +288,7 @@ class FeedSpider(NewsSpider):
         key, message = self._failure_reason(failure)
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
-        logger.error("feed document %s failed: %s", failure.request.url, message)
+        logger.error("feed document %s failed: %s", failed_request(failure).url, message)
 
     # -- articles ------------------------------------------------------------
 
@@ -311,9 +312,9 @@ class FeedSpider(NewsSpider):
         key, message = self._failure_reason(failure)
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
-        kwargs = failure.request.cb_kwargs
-        logger.warning("article %s failed: %s", failure.request.url, message)
-        reason = f"{message} from {failure.request.url}"
+        kwargs = failed_request(failure).cb_kwargs
+        logger.warning("article %s failed: %s", failed_request(failure).url, message)
+        reason = f"{message} from {failed_request(failure).url}"
         item = self._item(
             kwargs["canonical"], kwargs["link"], kwargs["entry"], None,
             errors=[{"field": "fetch", "message": reason}],
