@@ -486,25 +486,27 @@ class PortalSpider(NewsSpider):
 
     def listing_failed(self, failure: Failure) -> None:
         key, message = self._failure_reason(failure)
-        page_no = failed_request(failure).cb_kwargs.get("page_no", 1)
+        request = failed_request(failure)
+        page_no = request.cb_kwargs.get("page_no", 1)
         if key == "http_404" and page_no > 1:
             # A page guessed from the URL pattern past the end of the list.
             self._stat("pagination_stopped/not_found")
-            logger.info("listing page %s not found: end of the list", failed_request(failure).url)
+            logger.info("listing page %s not found: end of the list", request.url)
             return
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
         # The pages after it were never reached: the next run must resume.
         self._listing_failures += 1
-        logger.error("listing page %s failed: %s", failed_request(failure).url, message)
+        logger.error("listing page %s failed: %s", request.url, message)
 
     def article_failed(self, failure: Failure) -> Iterator[dict]:
         key, message = self._failure_reason(failure)
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
-        kwargs = failed_request(failure).cb_kwargs
+        request = failed_request(failure)
+        kwargs = request.cb_kwargs
         listing: ListingItem = kwargs["listing"]
-        logger.warning("article %s failed: %s", failed_request(failure).url, message)
+        logger.warning("article %s failed: %s", request.url, message)
         state = {
             "listing": listing,
             "canonical": kwargs["canonical"],
@@ -513,7 +515,7 @@ class PortalSpider(NewsSpider):
             "bodies": [],
             "visited": [],
         }
-        reason = f"{message} from {failed_request(failure).url}"
+        reason = f"{message} from {request.url}"
         item = self._item(state, [{"field": "fetch", "message": reason}])
         if item is not None:  # None: older than -a since
             yield item
@@ -522,10 +524,11 @@ class PortalSpider(NewsSpider):
         key, message = self._failure_reason(failure)
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
-        state = failed_request(failure).cb_kwargs["state"]
+        request = failed_request(failure)
+        state = request.cb_kwargs["state"]
         page_no = len(state["visited"]) + 1
         logger.warning("page %d of article %s failed: %s", page_no, state["canonical"], message)
-        reason = f"page {page_no} failed: {message} from {failed_request(failure).url}"
+        reason = f"page {page_no} failed: {message} from {request.url}"
         item = self._item(state, [{"field": "fetch", "message": reason}])
         if item is not None:  # None: older than -a since
             yield item

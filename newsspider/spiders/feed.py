@@ -312,9 +312,10 @@ class FeedSpider(NewsSpider):
         key, message = self._failure_reason(failure)
         self._stat("fetch_failed")
         self._stat(f"fetch_failed/{key}")
-        kwargs = failed_request(failure).cb_kwargs
-        logger.warning("article %s failed: %s", failed_request(failure).url, message)
-        reason = f"{message} from {failed_request(failure).url}"
+        request = failed_request(failure)
+        kwargs = request.cb_kwargs
+        logger.warning("article %s failed: %s", request.url, message)
+        reason = f"{message} from {request.url}"
         item = self._item(
             kwargs["canonical"], kwargs["link"], kwargs["entry"], None,
             errors=[{"field": "fetch", "message": reason}],
