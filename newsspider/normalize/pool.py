@@ -39,6 +39,7 @@ import socket
 import struct
 import sys
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -58,8 +59,10 @@ from newsspider.normalize.text import content_hash, simhash64
 __all__ = [
     "BodyPool",
     "BodySpec",
+    "NormalizationFailed",
     "ProcessedBody",
     "WorkerCrashed",
+    "fingerprinted",
     "process_body",
     "usable_cpus",
     "worker_count",
@@ -71,6 +74,10 @@ logger = logging.getLogger(__name__)
 
 class WorkerCrashed(RuntimeError):
     """The article's body killed a worker process twice in a row."""
+
+
+class NormalizationFailed(Exception):
+    """Normalizing a body raised: a normalizer bug on that input, reported as a reject."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,20 +138,30 @@ class ProcessedBody:
     worker: bool = field(default=False)  # computed in a worker process
 
 
+def fingerprinted(normalize: Callable[[], NormalizedBody]) -> tuple[NormalizedBody, str, int]:
+    """``normalize()`` with its text's ``content_hash`` and ``simhash64``.
+
+    The normalizer handles parser failures itself; anything it raises is a
+    normalizer bug on this input, raised as :class:`NormalizationFailed` with
+    the message the reject carries.
+    """
+    try:
+        normalized = normalize()
+        return normalized, content_hash(normalized.text), simhash64(normalized.text)
+    except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
+        raise NormalizationFailed(f"normalization failed ({type(exc).__name__}: {exc})") from exc
+
+
 def process_body(html: str, base_url: str | None, spec: BodySpec) -> ProcessedBody:
     """Resolve, normalize and fingerprint one body (one parse).  Never raises on a ``str``."""
     resolved = resolve_body(html, base_url, spec.rules(), spec.config())
     out = ProcessedBody(resolved.html, resolved.images, resolved.events)
     try:
-        normalized = normalize_resolved(resolved)
-        out.content_hash = content_hash(normalized.text)
-        out.simhash = simhash64(normalized.text)
-    except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
-        # normalize_resolved handles parser failures itself; anything reaching
-        # here is a normalizer bug on this input: reported, never fatal.
-        out.error = f"normalization failed ({type(exc).__name__}: {exc})"
-        return out
-    out.normalized = normalized
+        out.normalized, out.content_hash, out.simhash = fingerprinted(
+            lambda: normalize_resolved(resolved)
+        )
+    except NormalizationFailed as exc:
+        out.error = str(exc)
     return out
 
 

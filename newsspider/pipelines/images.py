@@ -40,6 +40,7 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from newsspider.normalize.images import ImageConfig
 from newsspider.normalize.pool import (
     BodyPool,
     BodySpec,
@@ -48,10 +49,6 @@ from newsspider.normalize.pool import (
     process_body,
     worker_count,
 )
-
-# Private item key: the ProcessedBody handed to NormalizePipeline (popped there, never stored).
-PROCESSED_KEY = "_processed_body"
-from newsspider.normalize.images import ImageConfig
 from newsspider.normalize.rules import BodyRules
 
 __all__ = [
@@ -63,6 +60,8 @@ __all__ = [
 ]
 
 _STAT = "newsspider/images/"
+# Private item key: the ProcessedBody handed to NormalizePipeline (popped there, never stored).
+PROCESSED_KEY = "_processed_body"
 
 
 def image_config_from_settings(settings: Any) -> ImageConfig:
@@ -98,24 +97,26 @@ def portal_body_rules(crawler: Crawler) -> BodyRules | None:
 
 
 class ImageResolvePipeline:
-    def __init__(self, crawler: Crawler, config: ImageConfig, workers: int) -> None:
+    def __init__(self, crawler: Crawler, workers: int, nice: int) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.config = config
+        # The image config travels as these strings (BodySpec); every process builds it from them.
         self.extra_proxies = tuple(crawler.settings.getlist("NEWSSPIDER_IMAGE_PROXIES"))
         self.extra_placeholders = tuple(crawler.settings.getlist("NEWSSPIDER_IMAGE_PLACEHOLDERS"))
         self.workers = workers
-        self.nice = 0
+        self.nice = nice
         self.pool: BodyPool | None = None
         self._spec: BodySpec | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImageResolvePipeline:
-        config = image_config_from_settings(crawler.settings)
-        workers = worker_count(crawler.settings.get("NEWSSPIDER_BODY_WORKERS", "auto"))
-        pipeline = cls(crawler, config, workers)
-        pipeline.nice = crawler.settings.getint("NEWSSPIDER_HELPER_NICE", 5)
-        return pipeline
+        settings = crawler.settings
+        image_config_from_settings(settings)  # a malformed pattern stops the crawl here, not per item
+        return cls(
+            crawler,
+            worker_count(settings.get("NEWSSPIDER_BODY_WORKERS", "auto")),
+            settings.getint("NEWSSPIDER_HELPER_NICE", 5),
+        )
 
     def open_spider(self) -> None:
         # Without open_spider (a pipeline driven by hand) bodies are processed in-process.

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lxml import etree
 from scrapy.crawler import Crawler
 
 from newsspider.normalize.html import NormalizedBody, normalize_body
 from newsspider.normalize.images import ImageConfig
-from newsspider.normalize.text import content_hash, simhash64
+from newsspider.normalize.pool import NormalizationFailed, fingerprinted
 from newsspider.pipelines.images import (
     PROCESSED_KEY,
     image_config_from_settings,
@@ -81,20 +80,16 @@ class NormalizePipeline:
             if processed.normalized is None:
                 return self._reject(item, "error", processed.error)
             result: NormalizedBody = processed.normalized
-            text, digest, fingerprint = result.text, processed.content_hash, processed.simhash
+            digest, fingerprint = processed.content_hash, processed.simhash
         else:
+            rules = portal_body_rules(self.crawler)
             try:
-                result = normalize_body(
-                    html, item_base_url(item), portal_body_rules(self.crawler), self.config
+                result, digest, fingerprint = fingerprinted(
+                    lambda: normalize_body(html, item_base_url(item), rules, self.config)
                 )
-                text = result.text
-                digest, fingerprint = content_hash(text), simhash64(text)
-            except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
-                # normalize_body handles parser failures itself; anything reaching
-                # here is a normalizer bug on this input, reported, never fatal.
-                return self._reject(
-                    item, "error", f"normalization failed ({type(exc).__name__}: {exc})"
-                )
+            except NormalizationFailed as exc:
+                return self._reject(item, "error", str(exc))
+        text = result.text
         if result.events["parse_failed"] and html.strip():
             return self._reject(item, "parse_failed", "the body HTML could not be parsed")
         if not text and not result.images:
