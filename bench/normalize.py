@@ -5,8 +5,8 @@ full article page as served (it finds the body itself); the normalizer the
 body the spider extracted from that page, with OFweek's body rules — which
 is what ``NormalizePipeline`` is handed.  The normalizer side is
 ``normalize_body`` plus ``content_hash`` and ``simhash64`` (the whole of
-``NormalizePipeline``'s work); ``images_normalize`` adds ``resolve_body``
-(``ImageResolvePipeline``), i.e. both body pipelines of a crawl.
+``NormalizePipeline``'s work); ``images_normalize`` is ``process_body``,
+what a crawl runs for both body pipelines: resolve and normalize on one parse.
 
 Per page, the best of ``repeat`` runs counts (a busy machine only adds
 time); the ratio is over the sums of all pages.  Reads and writes nothing.
@@ -35,11 +35,13 @@ def measure(pages: Sequence[tuple[bytes, str]], repeat: int = 5) -> dict[str, An
 
     from newsspider.extract import decode_html, parse_article
     from newsspider.normalize.html import normalize_body, resolve_body
+    from newsspider.normalize.pool import BodySpec, process_body
     from newsspider.normalize.text import content_hash, simhash64
     from newsspider.portals import get_portal
 
     portal = get_portal("ofweek")
     rules = portal.body_rules
+    spec = BodySpec.of(rules)
     normalize_ms: list[float] = []
     both_ms: list[float] = []
     trafilatura_ms: list[float] = []
@@ -54,9 +56,7 @@ def measure(pages: Sequence[tuple[bytes, str]], repeat: int = 5) -> dict[str, An
             simhash64(result.text)
 
         def run_both(body: str = body, url: str = url) -> None:
-            result = normalize_body(resolve_body(body, url, rules).html, url, rules)
-            content_hash(result.text)
-            simhash64(result.text)
+            process_body(body, url, spec)
 
         def run_trafilatura(html: str = html, url: str = url) -> None:
             trafilatura.extract(html, url=url, output_format="html", include_images=True)
