@@ -81,7 +81,7 @@ def test_worker_count_auto_leaves_the_crawl_its_own_cpu() -> None:
 
 _POOL_SCRIPT = """
 import json, sys
-from twisted.internet import task
+from twisted.internet import defer, task
 from newsspider.normalize.pool import BodyPool, BodySpec, process_body
 
 async def main(reactor):
@@ -97,7 +97,7 @@ async def main(reactor):
     print(json.dumps({"same": same, "in_process": pool.in_process,
                       "worker": [r.worker for r in results], "answered": pool.answered}))
 
-task.react(lambda reactor: __import__("twisted.internet.defer", fromlist=["x"]).ensureDeferred(main(reactor)))
+task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
 """
 
 
