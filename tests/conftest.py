@@ -68,6 +68,29 @@ class CrawlResult:
         return f"CrawlResult(rc={self.returncode}, stderr tail={self.stderr[-3000:]!r})"
 
 
+def crawl_command(spider: str, *args: str, settings: dict | None = None) -> list[str]:
+    """``scrapy crawl <spider> -a … -s …`` as a user would type it (AutoThrottle off, INFO logs)."""
+    import sys
+
+    cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", spider]
+    for arg in args:
+        cmd += ["-a", arg]
+    merged = {"AUTOTHROTTLE_ENABLED": "False", "LOG_LEVEL": "INFO", **(settings or {})}
+    for name, value in merged.items():
+        cmd += ["-s", f"{name}={value}"]
+    return cmd
+
+
+def crawl_env(mongo_uri: str, db_name: str, data_dir: Path) -> dict[str, str]:
+    """The environment of a crawl into ``db_name`` with its own data directory."""
+    return {
+        **os.environ,
+        "MONGO_URI": mongo_uri,
+        "MONGO_DATABASE": db_name,
+        "NEWSSPIDER_DATA_DIR": str(data_dir),
+    }
+
+
 def scrapy_crawl(
     mongo_uri: str,
     db_name: str,
@@ -80,23 +103,12 @@ def scrapy_crawl(
 ) -> tuple[int, str, str]:
     """Run ``scrapy crawl <spider>`` as a user would: a subprocess, real store, real HTTP."""
     import subprocess
-    import sys
 
-    cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", spider]
-    for arg in args:
-        cmd += ["-a", arg]
-    merged = {"AUTOTHROTTLE_ENABLED": "False", "LOG_LEVEL": "INFO", **(settings or {})}
-    for name, value in merged.items():
-        cmd += ["-s", f"{name}={value}"]
-    full_env = {
-        **os.environ,
-        "MONGO_URI": mongo_uri,
-        "MONGO_DATABASE": db_name,
-        "NEWSSPIDER_DATA_DIR": str(data_dir),
-        **(env or {}),
-    }
-    proc = subprocess.run(cmd, cwd=REPO, env=full_env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        crawl_command(spider, *args, settings=settings), cwd=REPO,
+        env={**crawl_env(mongo_uri, db_name, data_dir), **(env or {})},
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -6,40 +6,19 @@ runs it, but returns the ``Popen`` so a test can signal it mid-crawl.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO
+from tests.conftest import REPO, crawl_command, crawl_env
 
 # Small batches and quick flushes: "stored so far" is visible while the crawl runs.
 LIVE_STORE = {"NEWSSPIDER_STORE_BATCH_SIZE": "10", "NEWSSPIDER_STORE_FLUSH_SECONDS": "0.3"}
 # Retries without long waits, so fault tests stay fast (the backoff itself is unit-tested).
 QUICK_RETRY = {"NEWSSPIDER_RETRY_BACKOFF_BASE": "0.1", "NEWSSPIDER_RETRY_BACKOFF_MAX": "0.5"}
-
-
-def crawl_command(spider: str, *args: str, settings: dict[str, Any] | None = None) -> list[str]:
-    cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", spider]
-    for arg in args:
-        cmd += ["-a", arg]
-    merged = {"AUTOTHROTTLE_ENABLED": "False", "LOG_LEVEL": "INFO", **(settings or {})}
-    for name, value in merged.items():
-        cmd += ["-s", f"{name}={value}"]
-    return cmd
-
-
-def crawl_env(mongo_uri: str, db_name: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MONGO_URI": mongo_uri,
-        "MONGO_DATABASE": db_name,
-        "NEWSSPIDER_DATA_DIR": str(data_dir),
-    }
 
 
 def spawn_crawl(
