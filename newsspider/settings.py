@@ -121,6 +121,9 @@ NEWSSPIDER_STORE_SERVER_TIMEOUT = float(_env("NEWSSPIDER_STORE_SERVER_TIMEOUT", 
 NEWSSPIDER_NEAR_DUP_DISTANCE = int(_env("NEWSSPIDER_NEAR_DUP_DISTANCE", 3))
 # Recent articles kept in memory for in-run dedup (LRU; about 0.5 KB each).
 NEWSSPIDER_DEDUP_INDEX_SIZE = int(_env("NEWSSPIDER_DEDUP_INDEX_SIZE", 10000))
+# Skip the store's duplicate lookup when no stored band key can hold a candidate
+# the index lacks (off by itself in scale-out; "false" when crawls share a database).
+NEWSSPIDER_DEDUP_BAND_FILTER = str(_env("NEWSSPIDER_DEDUP_BAND_FILTER", "true")).lower() in ("1", "true", "yes")
 # Write one `runs` document per crawl.
 NEWSSPIDER_RUNS_ENABLED = str(_env("NEWSSPIDER_RUNS_ENABLED", "true")).lower() in ("1", "true", "yes")
 ITEM_PIPELINES.update(

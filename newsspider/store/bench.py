@@ -63,7 +63,7 @@ def _naive(client: MongoClient[dict[str, Any]], database: str, docs: list[dict[s
         )
         # The same dedup-key writes the store makes for a new article, one round trip each.
         for push in dedup_key_pushes(doc["_id"], doc["simhash"]):
-            client[database].dedup_keys.update_one(push._filter, push._doc, upsert=True)
+            client[database].dedup_keys.update_one(push["q"], push["u"], upsert=True)
     return time.perf_counter() - started
 
 

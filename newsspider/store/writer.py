@@ -77,6 +77,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAT = "newsspider/store/"
+# Statements per raw ``update`` command: far under MongoDB's 16 MB command limit
+# for dedup-key pushes (~150 bytes each).
+UPDATE_COMMAND_CHUNK = 1000
 
 # Fields the writer owns; an incoming article never overwrites them.
 BOOKKEEPING = frozenset(
@@ -478,7 +481,7 @@ class StoreWriter:
         revisions: list[tuple[Op, ReplaceOne]] = []
         articles: list[tuple[Op, InsertOne | ReplaceOne | UpdateOne]] = []
         aliases: list[tuple[Op, ReplaceOne]] = []
-        keys: list[tuple[Op, UpdateOne]] = []
+        keys: list[tuple[Op, dict[str, Any]]] = []
         rejects: list[tuple[Op, ReplaceOne]] = []
         runs: list[tuple[Op, ReplaceOne]] = []
         for op in ops:
@@ -512,9 +515,11 @@ class StoreWriter:
         # Archive before overwriting: if the article write is then interrupted,
         # the retry recomputes the same archive (same _id) and loses nothing.
         for collection, planned in (
-            ("article_revisions", revisions), ("articles", articles),
-            ("url_aliases", aliases), ("dedup_keys", keys), ("rejects", rejects), ("runs", runs),
+            ("article_revisions", revisions), ("articles", articles), ("url_aliases", aliases),
         ):
+            self._bulk(collection, planned)
+        self._update_command("dedup_keys", keys)
+        for collection, planned in (("rejects", rejects), ("runs", runs)):
             self._bulk(collection, planned)
         self._inc("flushes")
         return parked, counts
@@ -524,7 +529,7 @@ class StoreWriter:
         op: Op,
         state: dict[str, dict[str, Any]],
         revisions: list[tuple[Op, ReplaceOne]],
-        keys: list[tuple[Op, UpdateOne]],
+        keys: list[tuple[Op, dict[str, Any]]],
         counts: _Counts,
     ) -> ReplaceOne | InsertOne:
         doc = op.doc
@@ -581,6 +586,20 @@ class StoreWriter:
                     raise _BadOp(op, str(bad)) from exc
             raise
 
+    def _update_command(self, collection: str, planned: list[tuple[Op, dict[str, Any]]]) -> None:
+        """Small upserts as raw ``update`` commands: a third of ``bulk_write``'s client CPU.
+
+        Four per article, on the crawl process's GIL: building an ``UpdateOne``
+        each and pymongo's bulk bookkeeping cost more than the round trip.
+        """
+        for start in range(0, len(planned), UPDATE_COMMAND_CHUNK):
+            chunk = planned[start:start + UPDATE_COMMAND_CHUNK]
+            reply = self.db.command("update", collection, updates=[u for _, u in chunk], ordered=True)
+            errors = reply.get("writeErrors") or []
+            if errors:
+                first = errors[0]
+                raise _BadOp(chunk[int(first.get("index", 0))][0], str(first.get("errmsg")))
+
     # -- stats ----------------------------------------------------------------
 
     def _count(self, counts: _Counts) -> None:
@@ -607,8 +626,10 @@ def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
     )
 
 
-def dedup_key_pushes(url: str, simhash: Any) -> list[UpdateOne]:
+def dedup_key_pushes(url: str, simhash: Any) -> list[dict[str, Any]]:
     """``dedup_keys`` entries for a stored body: one per SimHash band, ``"<simhash>|<url>"``.
+
+    As statements of a raw ``update`` command: ``{"q": filter, "u": update, "upsert": True}``.
 
     Near-duplicate lookups then read a whole batch of items' band keys with one
     ``_id`` query (see newsspider.pipelines.dedup); on nx-27017 a query on any
@@ -621,7 +642,7 @@ def dedup_key_pushes(url: str, simhash: Any) -> list[UpdateOne]:
 
     ref = f"{int(simhash)}|{url}"
     return [
-        UpdateOne({"_id": key}, {"$push": {"refs": ref}}, upsert=True)
+        {"q": {"_id": key}, "u": {"$push": {"refs": ref}}, "upsert": True}
         for key in dedup_keys(int(simhash))
     ]
 
