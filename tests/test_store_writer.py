@@ -13,7 +13,7 @@ from scrapy.utils.test import get_crawler
 
 from newsspider.normalize.text import simhash64
 from newsspider.store.store import Store, redact_uri
-from newsspider.store.writer import MERGE, REJECT, Op
+from newsspider.store.writer import ARTICLE, MERGE, REJECT, Op, dedup_key_refs
 
 
 def article(url: str, body: str = "正文第一段。\n第二段。", **extra: Any) -> dict[str, Any]:
@@ -114,6 +114,40 @@ def test_document_bookkeeping(make_store, mongo_db) -> None:
     ref = f"{doc['simhash']}|{doc['url']}"
     keys = list(mongo_db.dedup_keys.find({"refs": ref}))
     assert sorted(k["_id"][:2] for k in keys) == ["0:", "1:", "2:", "3:"]
+
+
+def test_dedup_keys_inserted_when_new_pushed_when_stored(make_store, mongo_db) -> None:
+    store = make_store()
+    # The same body under several URLs (the dedup pipeline would have merged
+    # them; the writer keeps every reference): k1 and k2 share new keys in one
+    # batch, k3 comes in a later batch, when the keys are stored.
+    first = article("https://a.test/doc/k1", body="第一篇。\n正文。")
+    other = article("https://a.test/doc/k4", body="另一篇，完全不同的内容。")
+    for doc in (first, article("https://a.test/doc/k2", body="第一篇。\n正文。"), other):
+        store.put_article_blocking(doc)
+    store.flush(5)
+    store.put_article_blocking(article("https://a.test/doc/k3", body="第一篇。\n正文。"))
+    store.flush(5)
+    for doc, urls in ((first, ["k1", "k2", "k3"]), (other, ["k4"])):
+        for key, _ in dedup_key_refs(doc["url"], doc["simhash"]):
+            refs = mongo_db.dedup_keys.find_one({"_id": key})["refs"]
+            assert refs == [f"{doc['simhash']}|https://a.test/doc/{u}" for u in urls]
+
+
+def test_dedup_key_created_meanwhile_is_pushed_not_lost(make_store, mongo_db) -> None:
+    """A key another writer inserted after this batch's existence query: its references are pushed."""
+    store = make_store()
+    body = "并发写入的正文。"
+    mine, theirs = article("https://a.test/doc/mine", body=body), article("https://a.test/doc/theirs", body=body)
+    planned = [(Op(ARTICLE, mine), key, ref) for key, ref in dedup_key_refs(mine["url"], mine["simhash"])]
+    their_refs = dedup_key_refs(theirs["url"], theirs["simhash"])
+    mongo_db.dedup_keys.insert_one({"_id": their_refs[0][0], "refs": [their_refs[0][1]]})
+    assert store.writer is not None
+    store.writer._store_dedup_keys(planned, existing=set())  # as if queried before that insert
+    assert mongo_db.dedup_keys.find_one({"_id": their_refs[0][0]})["refs"] == [
+        their_refs[0][1], planned[0][2]]
+    for _, key, ref in planned[1:]:
+        assert mongo_db.dedup_keys.find_one({"_id": key})["refs"] == [ref]
 
 
 def test_revision_on_changed_content_and_unchanged_keeps_it(make_store, mongo_db, stats) -> None:

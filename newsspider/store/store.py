@@ -45,7 +45,16 @@ from pymongo.errors import PyMongoError
 from newsspider.store.embedded import EmbeddedStore
 from newsspider.store.journal import Journal
 from newsspider.store.values import json_safe
-from newsspider.store.writer import ARTICLE, MERGE, REJECT, RUN, Op, StoreWriter, on_reactor
+from newsspider.store.writer import (
+    ARTICLE,
+    DEDUP_KEYS,
+    MERGE,
+    REJECT,
+    RUN,
+    Op,
+    StoreWriter,
+    on_reactor,
+)
 
 if TYPE_CHECKING:
     from pymongo.database import Database
@@ -63,8 +72,8 @@ URL_ALIASES = "url_aliases"
 # by ``_id`` because nx-27017 answers any other query shape — a scalar ``$in``,
 # an array field, ``$or`` — with a full scan (176 ms at 20k articles), while an
 # ``_id`` ``$in`` is an index lookup on nx-27017 and MongoDB alike: one query
-# serves a whole batch of items (newsspider.pipelines.dedup).
-DEDUP_KEYS = "dedup_keys"
+# serves a whole batch of items (newsspider.pipelines.dedup).  DEDUP_KEYS
+# (= "dedup_keys") is defined by the writer, which fills it.
 SIMHASH_BANDS = 4
 INDEXES: dict[str, tuple[str, ...]] = {
     ARTICLES: ("published_at", "portal", "content_hash", "simhash"),

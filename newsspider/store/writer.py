@@ -77,9 +77,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STAT = "newsspider/store/"
-# Statements per raw ``update`` command: far under MongoDB's 16 MB command limit
-# for dedup-key pushes (~150 bytes each).
-UPDATE_COMMAND_CHUNK = 1000
+DEDUP_KEYS = "dedup_keys"  # SimHash band → stored bodies (see newsspider.store.store)
+# Band keys per raw command or ``$in`` query: far under MongoDB's 16 MB command
+# limit (a key document is ~150 bytes).
+KEY_COMMAND_CHUNK = 1000
 
 # Fields the writer owns; an incoming article never overwrites them.
 BOOKKEEPING = frozenset(
@@ -481,7 +482,7 @@ class StoreWriter:
         revisions: list[tuple[Op, ReplaceOne]] = []
         articles: list[tuple[Op, InsertOne | ReplaceOne | UpdateOne]] = []
         aliases: list[tuple[Op, ReplaceOne]] = []
-        keys: list[tuple[Op, dict[str, Any]]] = []
+        keys: list[tuple[Op, str, str]] = []
         rejects: list[tuple[Op, ReplaceOne]] = []
         runs: list[tuple[Op, ReplaceOne]] = []
         for op in ops:
@@ -518,7 +519,7 @@ class StoreWriter:
             ("article_revisions", revisions), ("articles", articles), ("url_aliases", aliases),
         ):
             self._bulk(collection, planned)
-        self._update_command("dedup_keys", keys)
+        self._write_dedup_keys(keys)
         for collection, planned in (("rejects", rejects), ("runs", runs)):
             self._bulk(collection, planned)
         self._inc("flushes")
@@ -529,7 +530,7 @@ class StoreWriter:
         op: Op,
         state: dict[str, dict[str, Any]],
         revisions: list[tuple[Op, ReplaceOne]],
-        keys: list[tuple[Op, dict[str, Any]]],
+        keys: list[tuple[Op, str, str]],
         counts: _Counts,
     ) -> ReplaceOne | InsertOne:
         doc = op.doc
@@ -540,7 +541,7 @@ class StoreWriter:
         if previous is None:
             new.update(first_seen_at=op.at, updated_at=op.at, alternate_urls=[], revision=1)
             counts.inserted += 1
-            keys.extend((op, push) for push in dedup_key_pushes(url, new.get("simhash")))
+            keys.extend((op, key, ref) for key, ref in dedup_key_refs(url, new.get("simhash")))
             state[url] = dict(new, alternate_urls=[])
             # New by the batch's read: an insert is cheaper than a replace-upsert on nx-27017.
             return InsertOne(new)
@@ -560,7 +561,7 @@ class StoreWriter:
                 revisions.append((op, ReplaceOne({"_id": archive["_id"]}, archive, upsert=True)))
                 new.update(revision=revision + 1, updated_at=op.at)
                 counts.revised += 1
-                keys.extend((op, push) for push in dedup_key_pushes(url, new.get("simhash")))
+                keys.extend((op, key, ref) for key, ref in dedup_key_refs(url, new.get("simhash")))
         # Later ops on the same URL in this batch build on this version.
         state[url] = dict(new, alternate_urls=list(new["alternate_urls"]))
         return ReplaceOne({"_id": url}, new, upsert=True)
@@ -586,19 +587,57 @@ class StoreWriter:
                     raise _BadOp(op, str(bad)) from exc
             raise
 
-    def _update_command(self, collection: str, planned: list[tuple[Op, dict[str, Any]]]) -> None:
-        """Small upserts as raw ``update`` commands: a third of ``bulk_write``'s client CPU.
+    def _write_dedup_keys(self, planned: list[tuple[Op, str, str]]) -> None:
+        """Band keys: an insert where the key is new, a ``$push`` upsert where it exists.
 
-        Four per article, on the crawl process's GIL: building an ``UpdateOne``
-        each and pymongo's bulk bookkeeping cost more than the round trip.
+        Four per new body.  One ``_id`` query tells which exist; on nx-27017 an
+        insert costs half an upsert (which reads first), and on a young store
+        most keys are new.  A key another writer creates between the query and
+        the insert fails that insert alone (unordered, E11000); its references
+        are then pushed like any existing key's.  Raw ``insert``/``update``
+        commands, not ``bulk_write``: building an op object per key and pymongo's
+        bulk bookkeeping cost more client CPU than the round trips.
         """
-        for start in range(0, len(planned), UPDATE_COMMAND_CHUNK):
-            chunk = planned[start:start + UPDATE_COMMAND_CHUNK]
-            reply = self.db.command("update", collection, updates=[u for _, u in chunk], ordered=True)
+        if not planned:
+            return
+        ids = sorted({key for _, key, _ in planned})
+        existing: set[str] = set()
+        for start in range(0, len(ids), KEY_COMMAND_CHUNK):
+            chunk = ids[start:start + KEY_COMMAND_CHUNK]
+            existing.update(d["_id"] for d in self.db[DEDUP_KEYS].find({"_id": {"$in": chunk}}, {"_id": 1}))
+        self._store_dedup_keys(planned, existing)
+
+    def _store_dedup_keys(self, planned: list[tuple[Op, str, str]], existing: set[str]) -> None:
+        """Insert the keys not in ``existing``, push to the others (and to any inserted meanwhile)."""
+        new: dict[str, tuple[Op, list[str]]] = {}
+        pushes: list[tuple[Op, str, list[str]]] = []
+        for op, key, ref in planned:
+            if key in existing:
+                pushes.append((op, key, [ref]))
+            elif key in new:
+                new[key][1].append(ref)  # two bodies of this batch share a band value
+            else:
+                new[key] = (op, [ref])
+        fresh = list(new.items())
+        for start in range(0, len(fresh), KEY_COMMAND_CHUNK):
+            chunk = fresh[start:start + KEY_COMMAND_CHUNK]
+            reply = self.db.command("insert", DEDUP_KEYS, ordered=False,
+                                    documents=[{"_id": key, "refs": refs} for key, (_, refs) in chunk])
+            for error in reply.get("writeErrors") or []:
+                key, (op, refs) = chunk[int(error.get("index", 0))]
+                if error.get("code") != 11000:
+                    raise _BadOp(op, str(error.get("errmsg")))
+                pushes.append((op, key, refs))  # created meanwhile by another writer
+        for start in range(0, len(pushes), KEY_COMMAND_CHUNK):
+            chunk_pushes = pushes[start:start + KEY_COMMAND_CHUNK]
+            reply = self.db.command("update", DEDUP_KEYS, ordered=True, updates=[
+                {"q": {"_id": key}, "u": {"$push": {"refs": {"$each": refs}}}, "upsert": True}
+                for _, key, refs in chunk_pushes
+            ])
             errors = reply.get("writeErrors") or []
             if errors:
                 first = errors[0]
-                raise _BadOp(chunk[int(first.get("index", 0))][0], str(first.get("errmsg")))
+                raise _BadOp(chunk_pushes[int(first.get("index", 0))][0], str(first.get("errmsg")))
 
     # -- stats ----------------------------------------------------------------
 
@@ -626,14 +665,12 @@ def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
     )
 
 
-def dedup_key_pushes(url: str, simhash: Any) -> list[dict[str, Any]]:
-    """``dedup_keys`` entries for a stored body: one per SimHash band, ``"<simhash>|<url>"``.
-
-    As statements of a raw ``update`` command: ``{"q": filter, "u": update, "upsert": True}``.
+def dedup_key_refs(url: str, simhash: Any) -> list[tuple[str, str]]:
+    """``(dedup_keys _id, reference)`` of a stored body: one per SimHash band, ``"<simhash>|<url>"``.
 
     Near-duplicate lookups then read a whole batch of items' band keys with one
     ``_id`` query (see newsspider.pipelines.dedup); on nx-27017 a query on any
-    other field, scalar ``$in`` included, scans the collection.  Values are
+    other field, scalar ``$in`` included, scans the collection.  References are
     strings because nx-27017 stores a pushed sub-document as JSON text.
     """
     if simhash is None:
@@ -641,9 +678,14 @@ def dedup_key_pushes(url: str, simhash: Any) -> list[dict[str, Any]]:
     from newsspider.store.store import dedup_keys
 
     ref = f"{int(simhash)}|{url}"
+    return [(key, ref) for key in dedup_keys(int(simhash))]
+
+
+def dedup_key_pushes(url: str, simhash: Any) -> list[dict[str, Any]]:
+    """:func:`dedup_key_refs` as ``$push`` upsert statements of a raw ``update`` command."""
     return [
         {"q": {"_id": key}, "u": {"$push": {"refs": ref}}, "upsert": True}
-        for key in dedup_keys(int(simhash))
+        for key, ref in dedup_key_refs(url, simhash)
     ]
 
 
