@@ -106,7 +106,7 @@ NEWSSPIDER_PROGRESS_INTERVAL = float(_env("NEWSSPIDER_PROGRESS_INTERVAL", 2))
 # Articles per bulk_write; measured best on nx-27017 around 200-500 (see newsspider/store/bench.py).
 NEWSSPIDER_STORE_BATCH_SIZE = int(_env("NEWSSPIDER_STORE_BATCH_SIZE", 200))
 # Seconds an enqueued write may wait before a partial batch is flushed.
-NEWSSPIDER_STORE_FLUSH_SECONDS = float(_env("NEWSSPIDER_STORE_FLUSH_SECONDS", 2))
+NEWSSPIDER_STORE_FLUSH_SECONDS = float(_env("NEWSSPIDER_STORE_FLUSH_SECONDS", 0.25))
 # Writes queued between the pipelines and the writer thread; full = process_item awaits.
 NEWSSPIDER_STORE_QUEUE_SIZE = int(_env("NEWSSPIDER_STORE_QUEUE_SIZE", 1000))
 # Writes held in memory while the store is unreachable; beyond, they spill to DATA_DIR/journal.

@@ -213,7 +213,7 @@ class StoreWriter:
         journal: Journal,
         *,
         batch_size: int = 200,
-        flush_seconds: float = 2.0,
+        flush_seconds: float = 0.25,
         queue_size: int = 1000,
         max_pending: int = 5000,
         retry_base_delay: float = 0.25,
