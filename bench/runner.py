@@ -27,11 +27,11 @@ class BenchConfig:
     mode: str = "full"
     per_page: int = 50  # replica listing page size: fewer listing pages per article
     overhead_articles: int = 1500  # articles per crawl of the pipeline-overhead pairs
-    overhead_repeats: int = 5  # bare/full pairs, alternated; the median counts (the host is noisy)
+    overhead_repeats: int = 7  # full crawls, each between two bare ones; the median counts (the host is noisy)
     rss_small: int = 10_000  # articles of the crawl reported as peak_rss_mb_10k
     rss_large: int = 50_000  # … as peak_rss_mb_50k
     store_items: int = 2000  # documents per side of bulk_vs_naive_store_ratio
-    store_rounds: int = 2
+    store_rounds: int = 3
     normalize_pages: int = 40
     normalize_repeat: int = 5
     replica_requests: int = 5000
@@ -39,7 +39,7 @@ class BenchConfig:
     # The "done when": a crawl of a separate 900-article replica (its own seed,
     # 20 per listing page), whole processes timed from start to exit.
     unseen_articles: int = 900
-    unseen_repeats: int = 3
+    unseen_repeats: int = 5
 
     @classmethod
     def quick(cls) -> BenchConfig:
