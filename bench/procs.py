@@ -112,10 +112,11 @@ def _crawl_command(listing_url: str, max_pages: int, bare: bool) -> list[str]:
     ]
     if bare:
         # Same spider class, same requests; no pipelines, and nothing that
-        # would start the store (runs document, end-of-crawl monitor).
+        # would start the store: no runs document, no end-of-crawl monitor, no
+        # resume bookkeeping (the spider's crawl_state writes).
         cmd += [
             "-s", "ITEM_PIPELINES={}", "-s", "NEWSSPIDER_RUNS_ENABLED=false",
-            "-s", "NEWSSPIDER_MONITOR_ENABLED=false",
+            "-s", "NEWSSPIDER_MONITOR_ENABLED=false", "-s", "NEWSSPIDER_RESUME_ENABLED=false",
         ]
     return cmd
 

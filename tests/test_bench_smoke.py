@@ -60,9 +60,12 @@ def test_crawls_went_through_the_replica(report: dict) -> None:
     for crawl in report["crawls"]:
         assert crawl["articles"] >= config.overhead_articles
         assert crawl["peak_rss_mb"] > 0
-    # The full crawls stored what they crawled; the bare ones had no pipeline to do so.
+    # The full crawls stored what they crawled; the bare ones had no pipeline to do so,
+    # and no store at all (no child process: the "no pipelines, no store").
     full = [c for c in report["crawls"] if c["kind"] == "full"]
     assert all(c["peak_tree_rss_mb"] > c["peak_rss_mb"] for c in full)  # the embedded store ran
+    bare = [c for c in report["crawls"] if c["kind"] == "bare"]
+    assert bare and all(c["peak_tree_rss_mb"] == c["peak_rss_mb"] for c in bare)
 
 
 def test_prints_name_value_lines_and_writes_the_plot(bench_run: tuple) -> None:
