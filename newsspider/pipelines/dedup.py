@@ -379,6 +379,8 @@ class DedupPipeline:
             logger.info("band filter off: over %d dedup keys stored, most items need the lookup",
                         BAND_FILTER_MAX_KEYS)
             return
+        if not self.bands.enabled:
+            return  # the spider closed while the bands were read: nothing left to check
         self._foreign_check = LoopingCall(self._check_foreign)
         self._foreign_check.start(BAND_FILTER_CHECK_SECONDS, now=False).addErrback(self._bands_failed)
 
@@ -401,6 +403,7 @@ class DedupPipeline:
         return checking.addCallbacks(checked, unavailable)
 
     async def close_spider(self) -> None:
+        self.bands.disable()  # a read still running must not start the check after this
         if self._foreign_check is not None and self._foreign_check.running:
             self._foreign_check.stop()
         await self.store.aclose()
