@@ -115,6 +115,10 @@ def _band_key_int(key: str) -> int:
     return (number << 16) | bits
 
 
+def _mark(bits: bytearray, key: int) -> None:
+    bits[key >> 3] |= 1 << (key & 7)
+
+
 class StoredBands:
     """Band keys that may list a stored body the in-process index does not hold.
 
@@ -133,7 +137,7 @@ class StoredBands:
 
     def mark(self, simhash: int) -> None:
         for key in _band_keys(simhash):
-            self._bits[key >> 3] |= 1 << (key & 7)
+            _mark(self._bits, key)
 
     def may_hold(self, simhash: int) -> bool:
         if not (self.ready and self.enabled):
@@ -157,10 +161,9 @@ class StoredBands:
         bits = bytearray((BANDS << 16) // 8)
         for doc in collection.find({}, {"_id": 1}):
             try:
-                key = _band_key_int(str(doc["_id"]))
+                _mark(bits, _band_key_int(str(doc["_id"])))
             except ValueError:
                 continue  # not a band key: nothing to mark
-            bits[key >> 3] |= 1 << (key & 7)
         return bits, max(count, collection.estimated_document_count())
 
     def load(self, read: tuple[bytearray, int] | None) -> bool:
