@@ -87,3 +87,28 @@ def test_answered_writes_survive_a_killed_server(tmp_path: Path) -> None:
     finally:
         client.close()
         server.stop()
+
+
+def test_terminate_returns_at_once_and_wait_stopped_reaps(tmp_path: Path) -> None:
+    server = EmbeddedStore(tmp_path)
+    server.start()
+    proc = server.process
+    started = time.monotonic()
+    server.terminate()
+    assert time.monotonic() - started < 0.05  # a signal, no wait
+    assert server.process is None and not server.running
+    server.wait_stopped(timeout=5)
+    assert proc.poll() is not None  # exited and reaped, not killed: it took the SIGTERM
+    assert proc.returncode != -signal.SIGKILL
+
+
+def test_wait_stopped_kills_a_server_that_sits_out_its_sigterm(tmp_path: Path) -> None:
+    server = EmbeddedStore(tmp_path)
+    server.start()
+    proc = server.process
+    os.kill(proc.pid, signal.SIGSTOP)  # a stopped process holds its SIGTERM, as a stuck one would
+    server.terminate()
+    started = time.monotonic()
+    server.wait_stopped(timeout=0.3)
+    assert proc.returncode == -signal.SIGKILL
+    assert time.monotonic() - started < 5

@@ -5,12 +5,21 @@ missing Chromium would surface as a traceback logged by the reactor.  This
 command asks the spider class first (``NewsSpider.check_arguments``) and
 turns a failure into a one-line usage error (exit code 2).
 
+When the crawl is over the process ends at once (:func:`exit_now`): by then
+every component has closed (the store has flushed and stopped, the body
+workers and the browser have exited, feeds are written), and the interpreter's
+own teardown — freeing every object of a crawl process one by one — took
+0.35–0.7 s of each run, measured on the replica (``make bench``).
+
 Reads the crawl's settings (``NEWSSPIDER_CHROMIUM``); writes no stats.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.exceptions import UsageError
@@ -33,3 +42,23 @@ class Command(ScrapyCrawl):
                 except (SpiderArgumentError, RenderUnavailableError) as exc:
                     raise UsageError(str(exc), print_help=False) from exc
         super().run(args, opts)
+        if sys.argv and sys.argv[0].endswith(("scrapy", "scrapy/__main__.py", "cmdline.py")):
+            exit_now(self.exitcode)
+
+
+def exit_now(code: int) -> None:
+    """Flush the logs and standard streams, then leave without the interpreter's teardown.
+
+    Only for a process that ran nothing but this crawl (``scrapy crawl`` as
+    the program), and never under a tracer or coverage, which save their data
+    at exit.
+    """
+    if sys.gettrace() is not None or "coverage" in sys.modules:
+        return
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken pipe: nothing more can reach it anyway
+    os._exit(code)

@@ -155,7 +155,16 @@ class NewsSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         # Settings are still open here: switch on the browser or Redis when asked.
         configure_crawler(crawler, render_js=spider.render_js)
+        if spider.uses_store():
+            # The embedded server takes ~0.35 s to boot: spawn it now, while
+            # Scrapy builds the extensions, middlewares and pipelines, rather
+            # than when the first of those asks for the store.
+            spider._store_for_lookup()
         return spider
+
+    def uses_store(self) -> bool:
+        """Whether the spider itself reads the store (incremental crawls look up stored URLs)."""
+        return not getattr(self, "full", False)
 
     def _stat(self, key: str, count: int = 1) -> None:
         assert self.crawler.stats is not None
@@ -249,6 +258,9 @@ class PortalSpider(NewsSpider):
         self._checkpoint: dict[str, Any] | None = None
 
     # -- crash recovery ------------------------------------------------------
+
+    def uses_store(self) -> bool:
+        return super().uses_store() or self.crawler.settings.getbool("NEWSSPIDER_RESUME_ENABLED", True)
 
     async def _begin_checkpoint(self) -> None:
         """Learn how the previous run ended (resume if it did not finish); mark this one running."""

@@ -1,0 +1,62 @@
+"""The end of ``scrapy crawl``: every write made and every helper stopped before the process leaves.
+
+The command ends the process as soon as the crawl is over, skipping the
+interpreter's teardown (``newsspider/commands/crawl.py``), and the crawl's own
+store lets its embedded server exit while the spider closes, reaping it when
+the engine stops (``Store.for_crawler``).  Neither may cost a line of log, a
+feed record, a stored article or a stray process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import psutil
+from pymongo import MongoClient
+
+from newsspider.replica.server import ReplicaServer
+from newsspider.store.embedded import EmbeddedStore
+from tests.conftest import REPO, crawl_command
+
+
+def _processes_using(path: Path) -> list[str]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if str(path) in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_a_finished_crawl_has_written_everything_and_left_no_process(tmp_path: Path) -> None:
+    data_dir, log, feed = tmp_path / "data", tmp_path / "crawl.log", tmp_path / "items.jsonl"
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "MONGO_DATABASE")}
+    env["NEWSSPIDER_DATA_DIR"] = str(data_dir)  # no MONGO_URI: the embedded store serves the crawl
+    with ReplicaServer() as replica:
+        cmd = crawl_command("ofweek", f"start_url={replica.listing_url}", "full=1",
+                            settings={"LOG_FILE": str(log)}) + ["-o", str(feed)]
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
+                              check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    text = log.read_text(encoding="utf-8")
+    assert "Spider closed (finished)" in text  # the log is flushed to its last line
+    scraped = int(re.search(r"'item_scraped_count': (\d+)", text).group(1))
+    assert scraped > 10
+    records = [json.loads(line) for line in feed.read_text(encoding="utf-8").splitlines()]
+    assert len(records) == scraped  # the feed is complete
+
+    assert _processes_using(data_dir) == []  # the embedded server (and the body workers) are gone
+    server = EmbeddedStore(data_dir / "store")
+    client: MongoClient = MongoClient(server.start())
+    try:
+        db = client["newsspider"]
+        assert db.articles.count_documents({}) == scraped  # every article reached the store
+        assert db.runs.count_documents({"finish_reason": "finished"}) == 1
+    finally:
+        client.close()
+        server.stop()
