@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pymongo import MongoClient, monitoring
 from scrapy.utils.test import get_crawler
 
 from newsspider.normalize.text import simhash64
+from newsspider.store.journal import Journal
 from newsspider.store.store import Store, redact_uri
-from newsspider.store.writer import ARTICLE, MERGE, REJECT, Op, dedup_key_refs
+from newsspider.store.writer import ARTICLE, MERGE, REJECT, Op, StoreWriter, dedup_key_refs
 
 
 def article(url: str, body: str = "正文第一段。\n第二段。", **extra: Any) -> dict[str, Any]:
@@ -301,3 +303,94 @@ def test_embedded_store_started_when_no_uri(tmp_path: Path, caplog) -> None:
     assert store.embedded is None
     assert (tmp_path / "store" / "emb.db").exists()
     assert "embedded store started" in caplog.text
+
+
+class _Commands(monitoring.CommandListener):
+    """Every command a client sends (pymongo's own monitoring hook)."""
+
+    def __init__(self) -> None:
+        self.seen: list[monitoring.CommandStartedEvent] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.seen.append(event)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def key_queries(self) -> list[dict[str, Any]]:
+        return [e.command for e in self.seen if e.command_name == "find" and e.command.get("find") == "dedup_keys"]
+
+
+@pytest.fixture
+def watched_writer(mongo_uri: str, mongo_db_name: str, tmp_path: Path):
+    """A writer (batches of 2) whose client records its commands."""
+    listener = _Commands()
+    client: MongoClient = MongoClient(mongo_uri, tz_aware=True, event_listeners=[listener])
+    writer = StoreWriter(client[mongo_db_name], Journal(tmp_path / "journal"), batch_size=2, flush_seconds=60)
+    writer.start()
+    yield writer, listener
+    writer.close(5)
+    client.close()
+
+
+def _refs(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    return dedup_key_refs(doc["url"], doc["simhash"])
+
+
+def test_keys_on_a_fresh_store_are_written_without_existence_queries(watched_writer, mongo_db) -> None:
+    writer, listener = watched_writer
+    same = "第一篇。\n正文。"
+    first, other, later = (article("https://a.test/doc/f1", body=same),
+                           article("https://a.test/doc/f2", body="另一篇，完全不同的内容。"),
+                           article("https://a.test/doc/f3", body=same))
+    for doc in (first, other):  # one batch
+        writer.put_blocking(Op(ARTICLE, doc))
+    assert writer.flush(5)
+    writer.put_blocking(Op(ARTICLE, later))  # a later batch: its keys exist, written by this writer
+    assert writer.flush(5)
+    # One look at whether dedup_keys is empty, no per-key existence query after it.
+    assert listener.key_queries() == [
+        q for q in listener.key_queries() if q.get("filter") == {} and q.get("limit") == 1]
+    assert len(listener.key_queries()) == 1
+    for (key, ref), (_, later_ref) in zip(_refs(first), _refs(later), strict=True):
+        assert mongo_db.dedup_keys.find_one({"_id": key})["refs"] == [ref, later_ref]
+    for key, ref in _refs(other):
+        assert mongo_db.dedup_keys.find_one({"_id": key})["refs"] == [ref]
+
+
+def test_a_key_another_writer_adds_to_a_fresh_store_is_pushed_to(watched_writer, mongo_db) -> None:
+    writer, _ = watched_writer
+    writer.put_blocking(Op(ARTICLE, article("https://a.test/doc/g0", body="先写的一篇。")))
+    assert writer.flush(5)  # the store was empty at this writer's first keys
+    body = "两个进程同时写入的正文。"
+    theirs, mine = article("https://a.test/doc/theirs", body=body), article("https://a.test/doc/mine", body=body)
+    their_key, their_ref = _refs(theirs)[0]
+    mongo_db.dedup_keys.insert_one({"_id": their_key, "refs": [their_ref]})  # a scale-out peer
+    writer.put_blocking(Op(ARTICLE, mine))
+    assert writer.flush(5)
+    assert mongo_db.dedup_keys.find_one({"_id": their_key})["refs"] == [their_ref, _refs(mine)[0][1]]
+    for key, ref in _refs(mine)[1:]:
+        assert mongo_db.dedup_keys.find_one({"_id": key})["refs"] == [ref]
+    assert writer.stats is None or not writer.stats.get_value("newsspider/store/write_errors")
+
+
+def test_keys_stored_before_this_writer_are_looked_up_and_pushed_to(watched_writer, mongo_db) -> None:
+    writer, listener = watched_writer
+    old, new = article("https://a.test/doc/old", body="去年的正文。"), article("https://a.test/doc/new", body="去年的正文。")
+    key, old_ref = _refs(old)[0]
+    mongo_db.dedup_keys.insert_one({"_id": key, "refs": [old_ref]})  # an earlier run's key
+    writer.put_blocking(Op(ARTICLE, new))
+    assert writer.flush(5)
+    asked = [q for q in listener.key_queries() if q.get("filter") != {}]
+    assert asked and key in asked[0]["filter"]["_id"]["$in"]  # not fresh: unknown keys are queried
+    assert mongo_db.dedup_keys.find_one({"_id": key})["refs"] == [old_ref, _refs(new)[0][1]]
+    # Keys this writer has written are known: a later copy is pushed without asking again.
+    asked_before = len(listener.key_queries())
+    newer = article("https://a.test/doc/newer", body="去年的正文。")
+    writer.put_blocking(Op(ARTICLE, newer))
+    assert writer.flush(5)
+    assert len(listener.key_queries()) == asked_before
+    assert mongo_db.dedup_keys.find_one({"_id": key})["refs"] == [old_ref, _refs(new)[0][1], _refs(newer)[0][1]]

@@ -51,6 +51,7 @@ from newsspider.store.writer import (
     MERGE,
     REJECT,
     RUN,
+    SIMHASH_BANDS,
     Op,
     StoreWriter,
     on_reactor,
@@ -73,8 +74,7 @@ URL_ALIASES = "url_aliases"
 # an array field, ``$or`` — with a full scan (176 ms at 20k articles), while an
 # ``_id`` ``$in`` is an index lookup on nx-27017 and MongoDB alike: one query
 # serves a whole batch of items (newsspider.pipelines.dedup).  DEDUP_KEYS
-# (= "dedup_keys") is defined by the writer, which fills it.
-SIMHASH_BANDS = 4
+# (= "dedup_keys") and SIMHASH_BANDS (4) are defined by the writer, which fills it.
 INDEXES: dict[str, tuple[str, ...]] = {
     ARTICLES: ("published_at", "portal", "content_hash", "simhash"),
     REJECTS: ("portal", "at"),

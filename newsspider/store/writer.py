@@ -78,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 STAT = "newsspider/store/"
 DEDUP_KEYS = "dedup_keys"  # SimHash band → stored bodies (see newsspider.store.store)
+SIMHASH_BANDS = 4  # 16-bit bands: ids "0:0000" … "3:ffff"
 # Band keys per raw command or ``$in`` query: far under MongoDB's 16 MB command
 # limit (a key document is ~150 bytes).
 KEY_COMMAND_CHUNK = 1000
@@ -246,6 +247,13 @@ class StoreWriter:
         self._error: BaseException | None = None
         self.journaled = 0
         self.gave_up = False
+        # dedup_keys ids this writer has inserted or pushed to (a bit per possible
+        # "<band>:<hex>" key, 32 KiB), and whether the collection was empty when it
+        # first wrote one: then a key it does not know can only exist if another
+        # writer made it meanwhile, which the insert's E11000 catches, so no
+        # existence query is needed (on nx-27017 0.05 ms per key).
+        self._known_keys = bytearray((SIMHASH_BANDS << 16) // 8)
+        self._keys_fresh: bool | None = None
 
     # -- producer side --------------------------------------------------------
 
@@ -600,12 +608,23 @@ class StoreWriter:
         """
         if not planned:
             return
+        if self._keys_fresh is None:
+            self._keys_fresh = self.db[DEDUP_KEYS].find_one({}, {"_id": 1}) is None
         ids = sorted({key for _, key, _ in planned})
-        existing: set[str] = set()
-        for start in range(0, len(ids), KEY_COMMAND_CHUNK):
-            chunk = ids[start:start + KEY_COMMAND_CHUNK]
+        existing = {key for key in ids if self._knows_key(key)}
+        unknown = [] if self._keys_fresh else [key for key in ids if key not in existing]
+        for start in range(0, len(unknown), KEY_COMMAND_CHUNK):
+            chunk = unknown[start:start + KEY_COMMAND_CHUNK]
             existing.update(d["_id"] for d in self.db[DEDUP_KEYS].find({"_id": {"$in": chunk}}, {"_id": 1}))
         self._store_dedup_keys(planned, existing)
+        for key in ids:
+            index = _key_bit(key)
+            if index is not None:
+                self._known_keys[index >> 3] |= 1 << (index & 7)
+
+    def _knows_key(self, key: str) -> bool:
+        index = _key_bit(key)
+        return index is not None and bool(self._known_keys[index >> 3] & (1 << (index & 7)))
 
     def _store_dedup_keys(self, planned: list[tuple[Op, str, str]], existing: set[str]) -> None:
         """Insert the keys not in ``existing``, push to the others (and to any inserted meanwhile)."""
@@ -663,6 +682,18 @@ def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
         {"_id": op.doc["target"]},
         {"$addToSet": {"alternate_urls": {"$each": list(op.doc["urls"])}}},
     )
+
+
+def _key_bit(key: str) -> int | None:
+    """``"2:1a2b"`` → its bit in a writer's known-keys map; None for an id of another shape."""
+    band, _, value = key.partition(":")
+    try:
+        number, bits = int(band), int(value, 16)
+    except ValueError:
+        return None
+    if 0 <= number < SIMHASH_BANDS and 0 <= bits <= 0xFFFF and len(value) == 4:
+        return (number << 16) | bits
+    return None
 
 
 def dedup_key_refs(url: str, simhash: Any) -> list[tuple[str, str]]:
