@@ -27,6 +27,7 @@ from newsspider.normalize.html import normalize_body, resolve_body
 from newsspider.normalize.pool import (
     BodySpec,
     ProcessedBody,
+    _from_wire,
     process_body,
     usable_cpus,
     worker_count,
@@ -123,6 +124,47 @@ def test_workers_that_cannot_start_leave_the_bodies_to_the_crawl_process() -> No
     assert "processing bodies in the crawl process instead" in err
 
 
+_BACKLOG_SCRIPT = """
+import json, os, signal
+from twisted.internet import defer, task
+from newsspider.normalize.pool import BodyPool, BodySpec, process_body
+
+async def main(reactor):
+    pool = BodyPool(1, reactor)
+    pool.start()
+    spec = BodySpec.of(None)
+    await pool.process("<p>warm</p>", None, spec)
+    worker = pool.workers[0]
+    pid = worker.process.pid
+    os.kill(pid, signal.SIGSTOP)  # the worker stops reading: the socket's buffer fills
+    bodies = ["<p>%d %s</p>" % (i, "正文" * 2000) for i in range(400)]  # ~4.8 MB of jobs
+    waiting = [pool.process(b, None, spec) for b in bodies]
+    direct_after = worker.direct
+    os.kill(pid, signal.SIGCONT)
+    results = await defer.gatherResults(waiting)
+    await pool.close()
+    print(json.dumps({
+        "direct_after": direct_after,
+        "in_order": [r.normalized.html for r in results]
+                    == [process_body(b, None, spec).normalized.html for b in bodies],
+        "restarts": pool.restarts,
+    }))
+
+task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
+"""
+
+
+def test_jobs_beyond_the_socket_buffer_queue_in_order() -> None:
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _BACKLOG_SCRIPT], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Sent straight to the socket until it was full, then through the reactor's buffer.
+    assert result == {"direct_after": False, "in_order": True, "restarts": 0}
+
+
 @pytest.mark.parametrize("value", ["-1", "many", "1.5"])
 def test_worker_count_refuses_nonsense(value: str) -> None:
     with pytest.raises(ValueError, match="NEWSSPIDER_BODY_WORKERS"):
@@ -135,7 +177,9 @@ def _ask(proc: subprocess.Popen[bytes], job: tuple) -> object:
     proc.stdin.write(_HEADER.pack(len(payload)) + payload)
     proc.stdin.flush()
     size = _HEADER.unpack(proc.stdout.read(_HEADER.size))[0]
-    return pickle.loads(proc.stdout.read(size))
+    answer = pickle.loads(proc.stdout.read(size))
+    # Answers cross as builtins (a tuple), errors as their message.
+    return _from_wire(answer) if isinstance(answer, tuple) else answer
 
 
 def test_worker_process_answers_in_order_and_exits_when_stdin_closes() -> None:
@@ -155,6 +199,18 @@ def test_worker_process_answers_in_order_and_exits_when_stdin_closes() -> None:
         broken = _ask(proc, ("<p>x</p>", "https://a.example/", "not a BodySpec"))
         assert isinstance(broken, str) and "Error" in broken
         assert isinstance(_ask(proc, ("<p>三</p>", None, spec)), ProcessedBody)
+        # No spec: the previous job's (the crawl process sends each worker its spec once).
+        again = _ask(proc, ('<p>四<span class="hrefStyle"><a href="/y">链接</a></span></p>', None, None))
+        assert isinstance(again, ProcessedBody) and again.normalized is not None
+        assert again.normalized.html == "<p>四链接</p>"
+        # A first job without a spec (a protocol error) is answered with the error too.
+        fresh = subprocess.Popen([sys.executable, "-m", "newsspider.normalize.worker"], cwd=REPO,
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            answer = _ask(fresh, ("<p>x</p>", None, None))
+            assert isinstance(answer, str) and "no" in answer and "spec" in answer
+        finally:
+            fresh.communicate(timeout=10)
     finally:
         assert proc.stdin is not None
         proc.stdin.close()

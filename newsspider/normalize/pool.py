@@ -222,7 +222,13 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
 
 
 def worker_main(stdin: BinaryIO, stdout: BinaryIO) -> int:
-    """Answer jobs until stdin closes (the crawl process finished or died)."""
+    """Answer jobs until stdin closes (the crawl process finished or died).
+
+    A job is ``(html, base_url, spec)``; ``spec`` is None when it is the same
+    as the previous job's (the crawl process sends each worker a spec once).
+    The answer is :func:`_to_wire` of a :class:`ProcessedBody`, or a message.
+    """
+    spec: BodySpec | None = None
     while True:
         header = _read_exact(stdin, _HEADER.size)
         if header is None:
@@ -230,14 +236,38 @@ def worker_main(stdin: BinaryIO, stdout: BinaryIO) -> int:
         payload = _read_exact(stdin, _HEADER.unpack(header)[0])
         if payload is None:
             return 0
-        html, base_url, spec = pickle.loads(payload)
+        html, base_url, new_spec = pickle.loads(payload)
+        spec = new_spec if new_spec is not None else spec
         try:
-            answer: Any = process_body(html, base_url, spec)
-            answer.worker = True
+            if spec is None:
+                raise RuntimeError("a job without a spec reached a worker that has none")
+            answer: Any = _to_wire(process_body(html, base_url, spec))
         except Exception as exc:  # noqa: BLE001 — any failure is the crawl's to report, not ours to die of
             answer = f"{type(exc).__name__}: {exc}"
         stdout.write(_frame(answer))
         stdout.flush()
+
+
+# The answer crosses as builtins only: unpickling dataclasses and Counters runs
+# Python code per object in the crawl process, whose main thread is the bottleneck.
+def _to_wire(body: ProcessedBody) -> tuple[Any, ...]:
+    normalized = body.normalized
+    return (
+        body.resolved_html, body.images, dict(body.resolve_events),
+        None if normalized is None else (
+            normalized.html, normalized.text, normalized.images, dict(normalized.events)),
+        body.content_hash, body.simhash, body.error,
+    )
+
+
+def _from_wire(wire: tuple[Any, ...]) -> ProcessedBody:
+    resolved_html, images, resolve_events, normalized, digest, simhash, error = wire
+    return ProcessedBody(
+        resolved_html, images, Counter(resolve_events),
+        None if normalized is None else NormalizedBody(
+            normalized[0], normalized[1], normalized[2], Counter(normalized[3])),
+        digest, simhash, error, True,
+    )
 
 
 class _Worker(protocol.Protocol):
@@ -253,12 +283,32 @@ class _Worker(protocol.Protocol):
         self.pending: deque[tuple[Deferred[ProcessedBody], tuple[Any, ...], int]] = deque()
         self.alive = True
         self.process: Any = None  # the IProcessTransport, to kill it
+        self.spec: BodySpec | None = None  # the spec this worker has last been sent
+        self.direct = True  # jobs go straight to the socket until one would block
 
     def send(self, job: tuple[Any, ...], retries: int) -> Deferred[ProcessedBody]:
         done: Deferred[ProcessedBody] = Deferred()
         self.pending.append((done, job, retries))
+        html, base_url, spec = job
+        frame = _frame((html, base_url, None if spec is self.spec else spec))
+        self.spec = spec
         transport: Any = self.transport  # zope interfaces don't type their methods for mypy
-        transport.write(_frame(job))
+        if self.direct:
+            # The socket's buffer (1 MiB) holds hundreds of jobs: a plain send
+            # spares the reactor a writer registration and a wake-up per job.
+            try:
+                sent = transport.getHandle().send(frame)
+            except (BlockingIOError, InterruptedError):
+                sent = 0
+            except OSError:
+                sent = 0  # the worker is gone: the transport reports it (connectionLost)
+            if sent == len(frame):
+                return done
+            # Full (a worker far behind): the rest, and every later job, go
+            # through the transport's buffer, in order.
+            self.direct = False
+            frame = frame[sent:]
+        transport.write(frame)
         return done
 
     def dataReceived(self, data: bytes) -> None:
@@ -273,8 +323,8 @@ class _Worker(protocol.Protocol):
             del self.buffer[:end]
             done, _, _ = self.pending.popleft()
             self.pool.answered += 1
-            if isinstance(answer, ProcessedBody):
-                done.callback(answer)
+            if isinstance(answer, tuple):
+                done.callback(_from_wire(answer))
             else:
                 done.errback(Failure(RuntimeError(f"processing the body failed: {answer}")))
 
