@@ -18,7 +18,11 @@ A worker is ``python -m newsspider.normalize.worker`` reading length-prefixed
 pickled jobs on its stdin and answering, in order, on its stdout — both its
 end of a socket pair; the crawl process talks to it through the Twisted reactor (no threads of its own, so
 nothing competes for the crawl's GIL) and spreads jobs over the workers by
-queue length.  A worker that dies (killed, out of memory, a crash in a C
+queue length.  Per article the crawl process's main thread does as little as
+it can: a job is ``(html, base_url, spec or None)`` (each worker is sent the
+spec once), it goes straight to the socket while the socket's buffer has room,
+and the answer is a tuple of builtins (no dataclass or Counter to rebuild
+through Python code while unpickling).  A worker that dies (killed, out of memory, a crash in a C
 extension) is replaced and its jobs are tried once more on another; an
 article whose body kills a second worker comes back as :class:`WorkerCrashed`
 (the pipelines reject it with that reason), so one poisonous page can neither
