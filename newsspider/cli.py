@@ -325,7 +325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.captureWarnings(True)
-    return int(args.func(args))
+    code = int(args.func(args))
+    if argv is None and args.func is cmd_crawl:
+        # The program is this crawl, and it is over (store flushed and
+        # stopped, workers gone): leave without the interpreter's teardown,
+        # as `scrapy crawl` does (newsspider.commands.crawl.exit_now).
+        from newsspider.commands.crawl import exit_now
+
+        exit_now(code)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""The end of ``scrapy crawl``: every write made and every helper stopped before the process leaves.
+"""The end of ``scrapy crawl`` and ``newsspider crawl``: every write made and every helper stopped before the process leaves.
 
-The command ends the process as soon as the crawl is over, skipping the
-interpreter's teardown (``newsspider/commands/crawl.py``), and the crawl's own
+Both commands end the process as soon as the crawl is over, skipping the
+interpreter's teardown (``newsspider/commands/crawl.py``, ``newsspider.cli``), and the crawl's own
 store lets its embedded server exit while the spider closes, reaping it when
 the engine stops (``Store.for_crawler``).  Neither may cost a line of log, a
 feed record, a stored article or a stray process.
@@ -13,9 +13,11 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
+import pytest
 from pymongo import MongoClient
 
 from newsspider.replica.server import ReplicaServer
@@ -32,13 +34,23 @@ def _processes_using(path: Path) -> list[str]:
     return found
 
 
-def test_a_finished_crawl_has_written_everything_and_left_no_process(tmp_path: Path) -> None:
+def _command(program: str, listing_url: str, log: Path, feed: Path) -> list[str]:
+    if program == "scrapy crawl":
+        return crawl_command("ofweek", f"start_url={listing_url}", "full=1",
+                             settings={"LOG_FILE": str(log)}) + ["-o", str(feed)]
+    feeds = json.dumps({str(feed): {"format": "jsonlines"}})
+    return [sys.executable, "-m", "newsspider.cli", "crawl", "--quiet", "ofweek",
+            "-a", f"start_url={listing_url}", "-a", "full=1", "-s", "AUTOTHROTTLE_ENABLED=False",
+            "-s", f"LOG_FILE={log}", "-s", f"FEEDS={feeds}"]
+
+
+@pytest.mark.parametrize("program", ["scrapy crawl", "newsspider crawl"])
+def test_a_finished_crawl_has_written_everything_and_left_no_process(tmp_path: Path, program: str) -> None:
     data_dir, log, feed = tmp_path / "data", tmp_path / "crawl.log", tmp_path / "items.jsonl"
     env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "MONGO_DATABASE")}
     env["NEWSSPIDER_DATA_DIR"] = str(data_dir)  # no MONGO_URI: the embedded store serves the crawl
     with ReplicaServer() as replica:
-        cmd = crawl_command("ofweek", f"start_url={replica.listing_url}", "full=1",
-                            settings={"LOG_FILE": str(log)}) + ["-o", str(feed)]
+        cmd = _command(program, replica.listing_url, log, feed)
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
                               check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
