@@ -22,9 +22,9 @@ import pytest
 from pymongo import MongoClient
 
 from newsspider.normalize.text import hamming, simhash64
-from newsspider.pipelines.dedup import RecentIndex, StoredBands, _band_key_int, _band_keys, _Entry
+from newsspider.pipelines.dedup import RecentIndex, StoredBands, _band_keys, _Entry
 from newsspider.store.store import DEDUP_KEYS, dedup_keys
-from newsspider.store.writer import dedup_key_pushes
+from newsspider.store.writer import band_key_index, dedup_key_pushes
 
 REPO = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).resolve().parent / "fixtures" / "store" / "crawl.py"
@@ -255,7 +255,7 @@ def test_stored_bands_read_mark_and_limit(mongo_uri: str, monkeypatch: pytest.Mo
 def test_band_key_ids_and_ints_agree() -> None:
     for text in (B1, B2, body(17)):
         h = simhash64(text)
-        assert [_band_key_int(key) for key in dedup_keys(h)] == _band_keys(h)
+        assert [band_key_index(key) for key in dedup_keys(h)] == _band_keys(h)
     for bad in ("4:0000", "0:10000", "x:1", "0:zz"):
         with pytest.raises(ValueError):
-            _band_key_int(bad)
+            band_key_index(bad)

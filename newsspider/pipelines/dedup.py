@@ -58,12 +58,13 @@ from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 
 from newsspider.normalize.text import hamming
-from newsspider.store.store import DEDUP_KEYS, Store, dedup_keys
+from newsspider.store.store import DEDUP_KEYS, SIMHASH_BANDS, Store, dedup_keys
+from newsspider.store.writer import band_bitmap, band_key_index, has_bit, mark_bit
 
 logger = logging.getLogger(__name__)
 
 STAT = "newsspider/dedup/"
-BANDS = 4
+BANDS = SIMHASH_BANDS
 # Stored band keys beyond which the band filter stays off: with 32,768 keys an
 # eighth of each band's values is taken and about 60 % of new items still skip
 # the lookup; loading the keys (one _id scan) takes about a second on nx-27017.
@@ -101,22 +102,10 @@ class _Entry:
 
 
 def _band_keys(simhash: int) -> list[int]:
-    # Bands as small ints (band number in the top bits) keep the index compact.
+    # Bands as small ints (band number in the top bits) keep the index compact;
+    # the same ints as newsspider.store.writer.band_key_index of the band's id.
     unsigned = simhash & 0xFFFFFFFFFFFFFFFF
     return [(i << 16) | ((unsigned >> (16 * i)) & 0xFFFF) for i in range(BANDS)]
-
-
-def _band_key_int(key: str) -> int:
-    """``"2:1a2b"`` (a ``dedup_keys`` id) → the :func:`_band_keys` int of the same band."""
-    band, _, value = key.partition(":")
-    number, bits = int(band), int(value, 16)
-    if not 0 <= number < BANDS or not 0 <= bits <= 0xFFFF:
-        raise ValueError(key)
-    return (number << 16) | bits
-
-
-def _mark(bits: bytearray, key: int) -> None:
-    bits[key >> 3] |= 1 << (key & 7)
 
 
 class StoredBands:
@@ -129,7 +118,7 @@ class StoredBands:
     """
 
     def __init__(self) -> None:
-        self._bits = bytearray((BANDS << 16) // 8)
+        self._bits = band_bitmap()
         self.ready = False
         self.enabled = True
         self.keys_at_load = 0  # dedup_keys documents when the bitmap was read
@@ -137,13 +126,13 @@ class StoredBands:
 
     def mark(self, simhash: int) -> None:
         for key in _band_keys(simhash):
-            _mark(self._bits, key)
+            mark_bit(self._bits, key)
 
     def may_hold(self, simhash: int) -> bool:
         if not (self.ready and self.enabled):
             return True
         bits = self._bits
-        return any(bits[key >> 3] & (1 << (key & 7)) for key in _band_keys(simhash))
+        return any(has_bit(bits, key) for key in _band_keys(simhash))
 
     def disable(self) -> None:
         self.enabled = False
@@ -158,10 +147,10 @@ class StoredBands:
         count = collection.estimated_document_count()
         if count > BAND_FILTER_MAX_KEYS:
             return None
-        bits = bytearray((BANDS << 16) // 8)
+        bits = band_bitmap()
         for doc in collection.find({}, {"_id": 1}):
             try:
-                _mark(bits, _band_key_int(str(doc["_id"])))
+                mark_bit(bits, band_key_index(str(doc["_id"])))
             except ValueError:
                 continue  # not a band key: nothing to mark
         return bits, max(count, collection.estimated_document_count())

@@ -48,6 +48,10 @@ _DIE_WITH_PARENT = (
 )
 
 
+# Seconds a SIGTERMed server gets before SIGKILL (see EmbeddedStore.stop).
+STOP_TIMEOUT = 0.5
+
+
 def _launcher(nice: int) -> list[str]:
     if sys.platform.startswith("linux"):
         return [sys.executable, "-c", _DIE_WITH_PARENT, str(nice)]
@@ -178,7 +182,7 @@ class EmbeddedStore:
         finally:
             client.close()
 
-    def stop(self, timeout: float = 0.5) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
         """Stop the server (SIGTERM, then SIGKILL after ``timeout``).
 
         A SIGTERM takes nx-27017 (0.8) 0.06–0.12 s here, yet now and then it
@@ -199,7 +203,7 @@ class EmbeddedStore:
             self._terminated.append(proc)
         self.process = None
 
-    def wait_stopped(self, timeout: float = 0.5) -> None:
+    def wait_stopped(self, timeout: float = STOP_TIMEOUT) -> None:
         """Wait for servers :meth:`terminate` signalled; SIGKILL any still running after ``timeout``."""
         deadline = time.monotonic() + timeout
         while self._terminated:

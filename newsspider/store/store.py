@@ -144,8 +144,9 @@ class Store:
         self.embedded: EmbeddedStore | None = None
         #: Servers asked to exit at the last close; a crawl's store reaps them at engine_stopped.
         self._exiting: list[EmbeddedStore] = []
-        self._reap_at_engine_stop = False
-        self._crawler: Crawler | None = None  # for its stats, when created before they were
+        #: The crawl this store serves (Store.for_crawler): its stats when the
+        #: store was created before them; its engine_stopped reaps the server.
+        self._crawler: Crawler | None = None
         self.client: MongoClient[dict[str, Any]] | None = None
         self.writer: StoreWriter | None = None
         self._users = 0
@@ -189,9 +190,6 @@ class Store:
             store._crawler = crawler
             crawler._newsspider_store = store  # type: ignore[attr-defined]
             crawler.signals.connect(store._engine_stopped, signal=signals.engine_stopped)
-            # The crawl's close need not wait for the embedded server to exit
-            # (0.06-0.12 s): it is signalled then, and reaped when the engine stops.
-            store._reap_at_engine_stop = True
             # The embedded server takes about a second to start: let it boot
             # while Scrapy builds the rest of the crawler.
             store.prestart()
@@ -341,7 +339,9 @@ class Store:
             self.client.close()
             self.client = None
         if self.embedded is not None:
-            if self._reap_at_engine_stop:
+            if self._crawler is not None:
+                # The crawl's close need not wait for the server to exit
+                # (0.06-0.12 s): it is signalled now, reaped at engine_stopped.
                 self.embedded.terminate()
                 self._exiting.append(self.embedded)
             else:

@@ -252,7 +252,7 @@ class StoreWriter:
         # first wrote one: then a key it does not know can only exist if another
         # writer made it meanwhile, which the insert's E11000 catches, so no
         # existence query is needed (on nx-27017 0.05 ms per key).
-        self._known_keys = bytearray((SIMHASH_BANDS << 16) // 8)
+        self._known_keys = band_bitmap()
         self._keys_fresh: bool | None = None
 
     # -- producer side --------------------------------------------------------
@@ -618,13 +618,10 @@ class StoreWriter:
             existing.update(d["_id"] for d in self.db[DEDUP_KEYS].find({"_id": {"$in": chunk}}, {"_id": 1}))
         self._store_dedup_keys(planned, existing)
         for key in ids:
-            index = _key_bit(key)
-            if index is not None:
-                self._known_keys[index >> 3] |= 1 << (index & 7)
+            mark_bit(self._known_keys, band_key_index(key))
 
     def _knows_key(self, key: str) -> bool:
-        index = _key_bit(key)
-        return index is not None and bool(self._known_keys[index >> 3] & (1 << (index & 7)))
+        return has_bit(self._known_keys, band_key_index(key))
 
     def _store_dedup_keys(self, planned: list[tuple[Op, str, str]], existing: set[str]) -> None:
         """Insert the keys not in ``existing``, push to the others (and to any inserted meanwhile)."""
@@ -684,16 +681,28 @@ def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
     )
 
 
-def _key_bit(key: str) -> int | None:
-    """``"2:1a2b"`` → its bit in a writer's known-keys map; None for an id of another shape."""
+# Band-key bitmaps: one bit per possible ``dedup_keys`` id (4 × 65,536 bits,
+# 32 KiB), indexed by ``band << 16 | value``.  The writer's known keys and the
+# dedup pipeline's stored bands (newsspider.pipelines.dedup.StoredBands).
+def band_bitmap() -> bytearray:
+    return bytearray((SIMHASH_BANDS << 16) // 8)
+
+
+def band_key_index(key: str) -> int:
+    """``"2:1a2b"`` (a ``dedup_keys`` id) → its bit index; ValueError for an id of another shape."""
     band, _, value = key.partition(":")
-    try:
-        number, bits = int(band), int(value, 16)
-    except ValueError:
-        return None
-    if 0 <= number < SIMHASH_BANDS and 0 <= bits <= 0xFFFF and len(value) == 4:
-        return (number << 16) | bits
-    return None
+    number, bits = int(band), int(value, 16)
+    if not 0 <= number < SIMHASH_BANDS or not 0 <= bits <= 0xFFFF or len(value) != 4:
+        raise ValueError(key)
+    return (number << 16) | bits
+
+
+def mark_bit(bits: bytearray, index: int) -> None:
+    bits[index >> 3] |= 1 << (index & 7)
+
+
+def has_bit(bits: bytearray, index: int) -> bool:
+    return bool(bits[index >> 3] & (1 << (index & 7)))
 
 
 def dedup_key_refs(url: str, simhash: Any) -> list[tuple[str, str]]:
