@@ -302,10 +302,10 @@ class _Worker(protocol.Protocol):
             # spares the reactor a writer registration and a wake-up per job.
             try:
                 sent = transport.getHandle().send(frame)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
             except OSError:
-                sent = 0  # the worker is gone: the transport reports it (connectionLost)
+                # Would block, interrupted, or the worker is gone (the transport
+                # then reports it through connectionLost).
+                sent = 0
             if sent == len(frame):
                 return done
             # Full (a worker far behind): the rest, and every later job, go
