@@ -125,6 +125,7 @@ class Store:
         retry_max_delay: float = 10.0,
         server_timeout: float = 3.0,
         helper_nice: int = 0,
+        batch_transactions: bool | None = None,
         stats: StatsCollector | None = None,
     ) -> None:
         self.configured_uri = uri or ""
@@ -139,6 +140,9 @@ class Store:
         self.retry_max_delay = retry_max_delay
         self.server_timeout = server_timeout
         self.helper_nice = helper_nice
+        # One transaction per writer batch: by default only on the embedded
+        # server this store starts (see StoreWriter).
+        self.batch_transactions = batch_transactions
         self.stats = stats
         self.uri = self.configured_uri
         self.embedded: EmbeddedStore | None = None
@@ -294,6 +298,9 @@ class Store:
             max_pending=self.max_pending,
             retry_max_delay=self.retry_max_delay,
             stats=self.stats,
+            batch_transactions=(
+                not self.configured_uri if self.batch_transactions is None else self.batch_transactions
+            ),
         )
         self.writer.start()
 
