@@ -29,7 +29,7 @@ def _project_settings(env: dict[str, str] | None = None) -> dict:
         "s = get_project_settings()\n"
         "print(json.dumps({k: s[k] for k in ('TELNETCONSOLE_ENABLED', 'ROBOTSTXT_OBEY',"
         " 'AUTOTHROTTLE_ENABLED', 'CONCURRENT_REQUESTS', 'CONCURRENT_REQUESTS_PER_DOMAIN',"
-        " 'USER_AGENT', 'REMOTE_CONTROL_ENABLED')}))\n"
+        " 'USER_AGENT', 'REMOTE_CONTROL_ENABLED', 'CONCURRENT_ITEMS')}))\n"
     )
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("NEWSSPIDER_", "MONGO_", "REDIS_"))}
@@ -47,6 +47,12 @@ def test_polite_crawling_defaults() -> None:
     assert 0 < int(s["CONCURRENT_REQUESTS_PER_DOMAIN"]) <= int(s["CONCURRENT_REQUESTS"])
     assert s["TELNETCONSOLE_ENABLED"] is False
     assert "newsspider" in s["USER_AGENT"] and "+http" in s["USER_AGENT"]  # a contact URL
+
+
+def test_items_per_response_bounded_and_configurable() -> None:
+    # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output.
+    assert int(_project_settings()["CONCURRENT_ITEMS"]) == 8
+    assert int(_project_settings({"NEWSSPIDER_CONCURRENT_ITEMS": "32"})["CONCURRENT_ITEMS"]) == 32
 
 
 def test_user_agent_comes_from_the_environment() -> None:
