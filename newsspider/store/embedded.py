@@ -198,7 +198,7 @@ class EmbeddedStore:
     def terminate(self) -> None:
         """Ask the server to exit (SIGTERM) without waiting; :meth:`wait_stopped` reaps it."""
         proc = self.process
-        if proc is not None and proc.poll() is None and proc not in self._terminated:
+        if proc is not None and proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             self._terminated.append(proc)
         self.process = None

@@ -649,19 +649,16 @@ class StoreWriter:
             return
         if self._keys_fresh is None:
             self._keys_fresh = self.db[DEDUP_KEYS].find_one({}, {"_id": 1}, session=self._session) is None
-        ids = sorted({key for _, key, _ in planned})
-        existing = {key for key in ids if self._knows_key(key)}
-        unknown = [] if self._keys_fresh else [key for key in ids if key not in existing]
+        bit_of = {key: band_key_index(key) for key in sorted({key for _, key, _ in planned})}
+        existing = {key for key, bit in bit_of.items() if has_bit(self._known_keys, bit)}
+        unknown = [] if self._keys_fresh else [key for key in bit_of if key not in existing]
         for start in range(0, len(unknown), KEY_COMMAND_CHUNK):
             chunk = unknown[start:start + KEY_COMMAND_CHUNK]
             existing.update(d["_id"] for d in self.db[DEDUP_KEYS].find(
                 {"_id": {"$in": chunk}}, {"_id": 1}, session=self._session))
         self._store_dedup_keys(planned, existing)
-        for key in ids:
-            mark_bit(self._known_keys, band_key_index(key))
-
-    def _knows_key(self, key: str) -> bool:
-        return has_bit(self._known_keys, band_key_index(key))
+        for bit in bit_of.values():
+            mark_bit(self._known_keys, bit)
 
     def _store_dedup_keys(self, planned: list[tuple[Op, str, str]], existing: set[str]) -> None:
         """Insert the keys not in ``existing``, push to the others (and to any inserted meanwhile)."""
