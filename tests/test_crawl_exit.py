@@ -63,6 +63,7 @@ def test_a_finished_crawl_has_written_everything_and_left_no_process(tmp_path: P
     assert len(records) == scraped  # the feed is complete
 
     assert _processes_using(data_dir) == []  # the embedded server (and the body workers) are gone
+    assert list((data_dir / "store").glob("*.pid")) == []  # killed at the close: its pid file removed
     server = EmbeddedStore(data_dir / "store")
     client: MongoClient = MongoClient(server.start())
     try:

@@ -77,7 +77,10 @@ def test_answered_writes_survive_a_killed_server(tmp_path: Path) -> None:
     client: MongoClient[dict] = MongoClient(server.wait_ready())
     client.db.articles.insert_many([{"_id": f"u{i}", "body": "正文" * 500} for i in range(500)])
     client.close()
+    pid_file = server.pid_file
+    assert pid_file.exists()
     server.kill()
+    assert not pid_file.exists()  # removed for it: a killed nx-27017 leaves its pid file
     server = EmbeddedStore(tmp_path)
     server.start()
     client = MongoClient(server.wait_ready())
@@ -111,4 +114,5 @@ def test_wait_stopped_kills_a_server_that_sits_out_its_sigterm(tmp_path: Path) -
     started = time.monotonic()
     server.wait_stopped(timeout=0.3)
     assert proc.returncode == -signal.SIGKILL
+    assert not server.pid_file.exists()
     assert time.monotonic() - started < 5

@@ -102,6 +102,10 @@ class EmbeddedStore:
     def log_path(self) -> Path:
         return self.data_dir / "nx-27017.log"
 
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / f"nx-27017-{self.port}.pid"
+
     def start(self) -> str:
         """Start the server and return its URI once it answers a ping."""
         self.spawn()
@@ -117,7 +121,7 @@ class EmbeddedStore:
             "--host", self.host,
             "--port", str(self.port),
             "--log-file", str(self.log_path),
-            "--pid-file", str(self.data_dir / f"nx-27017-{self.port}.pid"),
+            "--pid-file", str(self.pid_file),
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -195,11 +199,17 @@ class EmbeddedStore:
         self.terminate()
         self.wait_stopped(timeout)
 
-    def terminate(self) -> None:
-        """Ask the server to exit (SIGTERM) without waiting; :meth:`wait_stopped` reaps it."""
+    def terminate(self, *, kill: bool = False) -> None:
+        """Ask the server to exit without waiting; :meth:`wait_stopped` reaps it.
+
+        ``kill`` sends SIGKILL instead of SIGTERM: for a server whose clients
+        have all closed, where it loses nothing (see :meth:`stop`) and spares
+        the wait for nx-27017's own shutdown — 0.06–0.12 s, or the whole
+        :data:`STOP_TIMEOUT` when it sits the SIGTERM out.
+        """
         proc = self.process
         if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             self._terminated.append(proc)
         self.process = None
 
@@ -214,13 +224,22 @@ class EmbeddedStore:
                 logger.debug("embedded store did not exit %.1f s after SIGTERM; killing it", timeout)
                 proc.kill()
                 proc.wait(10)
+            if proc.returncode == -signal.SIGKILL:
+                self._remove_pid_file(proc.pid)
+
+    def _remove_pid_file(self, pid: int) -> None:
+        # nx-27017 removes its pid file when it exits by itself; a killed one leaves it.
+        path = self.pid_file
+        try:
+            if path.read_text().strip() == str(pid):
+                path.unlink()
+        except (OSError, ValueError):
+            pass  # never written, or already gone
 
     def kill(self) -> None:
-        """SIGKILL the server (fault-injection tests)."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.process = None
+        """SIGKILL the server and reap it (fault-injection tests)."""
+        self.terminate(kill=True)
+        self.wait_stopped(10)
 
     @property
     def running(self) -> bool:
