@@ -34,8 +34,8 @@ def measure(pages: Sequence[tuple[bytes, str]], repeat: int = 5) -> dict[str, An
     import trafilatura
 
     from newsspider.extract import decode_html, parse_article
+    from newsspider.normalize.body import BodySpec, process_body
     from newsspider.normalize.html import normalize_body, resolve_body
-    from newsspider.normalize.pool import BodySpec, process_body
     from newsspider.normalize.text import content_hash, simhash64
     from newsspider.portals import get_portal
 

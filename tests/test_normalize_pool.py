@@ -23,15 +23,9 @@ import psutil
 import pytest
 from pymongo import MongoClient
 
+from newsspider.normalize.body import BodySpec, ProcessedBody, from_wire, process_body
 from newsspider.normalize.html import normalize_body, resolve_body
-from newsspider.normalize.pool import (
-    BodySpec,
-    ProcessedBody,
-    _from_wire,
-    process_body,
-    usable_cpus,
-    worker_count,
-)
+from newsspider.normalize.pool import usable_cpus, worker_count
 from newsspider.normalize.rules import BodyRules
 from newsspider.normalize.text import content_hash, simhash64
 from newsspider.replica.scenarios import generated_scenario
@@ -39,7 +33,7 @@ from newsspider.replica.server import ReplicaServer
 from tests.conftest import REPO, scrapy_crawl
 from tests.test_normalize_corpus import BASE_URLS, FILES, RULES, read_body
 
-_HEADER = struct.Struct(">I")
+HEADER = struct.Struct(">I")
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -83,7 +77,8 @@ def test_worker_count_auto_leaves_the_crawl_its_own_cpu() -> None:
 _POOL_SCRIPT = """
 import json, sys
 from twisted.internet import defer, task
-from newsspider.normalize.pool import BodyPool, BodySpec, process_body
+from newsspider.normalize.body import BodySpec, process_body
+from newsspider.normalize.pool import BodyPool
 
 async def main(reactor):
     command = json.loads(sys.argv[1]) or None
@@ -127,7 +122,8 @@ def test_workers_that_cannot_start_leave_the_bodies_to_the_crawl_process() -> No
 _BACKLOG_SCRIPT = """
 import json, os, signal
 from twisted.internet import defer, task
-from newsspider.normalize.pool import BodyPool, BodySpec, process_body
+from newsspider.normalize.body import BodySpec, process_body
+from newsspider.normalize.pool import BodyPool
 
 async def main(reactor):
     pool = BodyPool(1, reactor)
@@ -174,12 +170,12 @@ def test_worker_count_refuses_nonsense(value: str) -> None:
 def _ask(proc: subprocess.Popen[bytes], job: tuple) -> object:
     payload = pickle.dumps(job)
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+    proc.stdin.write(HEADER.pack(len(payload)) + payload)
     proc.stdin.flush()
-    size = _HEADER.unpack(proc.stdout.read(_HEADER.size))[0]
+    size = HEADER.unpack(proc.stdout.read(HEADER.size))[0]
     answer = pickle.loads(proc.stdout.read(size))
     # Answers cross as builtins (a tuple), errors as their message.
-    return _from_wire(answer) if isinstance(answer, tuple) else answer
+    return from_wire(answer) if isinstance(answer, tuple) else answer
 
 
 def test_worker_process_answers_in_order_and_exits_when_stdin_closes() -> None:

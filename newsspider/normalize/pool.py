@@ -1,22 +1,15 @@
-"""Both body stages of an article in one call, in worker processes when there are CPUs to spare.
+"""Body processing in worker processes when there are CPUs to spare: the crawl side.
 
-:func:`process_body` is the pure function: parse the body once, resolve its
-images and links (:func:`~newsspider.normalize.html.resolve_body`), rebuild
-and sanitize it (:func:`~newsspider.normalize.html.normalize_resolved`) and
-fingerprint its text.  It is about two thirds of the CPU an article costs in
-the pipelines, and it needs nothing but its arguments, so
-:class:`BodyPool` runs it in worker processes: the crawl process (one core,
-already busy fetching and parsing pages) only pickles the body out and the
-result back in.
-
-Everything crossing the process boundary is plain data: the portal's
-:class:`~newsspider.normalize.rules.BodyRules` and the
-:class:`~newsspider.normalize.images.ImageConfig` travel as the strings they
-were built from (:class:`BodySpec`) and are rebuilt once per worker.
+:func:`~newsspider.normalize.body.process_body` (both body stages of an
+article in one call) is about two thirds of the CPU an article costs in the
+pipelines, and it needs nothing but its arguments, so :class:`BodyPool` runs
+it in worker processes: the crawl process (one core, already busy fetching
+and parsing pages) only pickles the body out and the result back in.
 
 A worker is ``python -m newsspider.normalize.worker`` reading length-prefixed
 pickled jobs on its stdin and answering, in order, on its stdout — both its
-end of a socket pair; the crawl process talks to it through the Twisted reactor (no threads of its own, so
+end of a socket pair (the wire is :mod:`newsspider.normalize.body`'s); the
+crawl process talks to it through the Twisted reactor (no threads of its own, so
 nothing competes for the crawl's GIL) and spreads jobs over the workers by
 queue length.  Per article the crawl process's main thread does as little as
 it can: a job is ``(html, base_url, spec or None)`` (each worker is sent the
@@ -40,133 +33,39 @@ import logging
 import os
 import pickle
 import socket
-import struct
 import sys
-from collections import Counter, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections import deque
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from lxml import etree
 from twisted.internet import protocol
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.error import ProcessExitedAlready
 from twisted.python.failure import Failure
 
-from newsspider.normalize.html import NormalizedBody, normalize_resolved, resolve_body
-from newsspider.normalize.images import ImageConfig, ImageRecord
-from newsspider.normalize.rules import BodyRules
-from newsspider.normalize.text import content_hash, simhash64
+from newsspider.normalize.body import (
+    HEADER,
+    BodySpec,
+    ProcessedBody,
+    frame,
+    from_wire,
+    process_body,
+)
 
 __all__ = [
     "BodyPool",
-    "BodySpec",
-    "NormalizationFailed",
-    "ProcessedBody",
     "WorkerCrashed",
-    "fingerprinted",
-    "process_body",
     "usable_cpus",
     "worker_count",
-    "worker_main",
 ]
 
 logger = logging.getLogger(__name__)
 
+_SOCKET_BUFFER = 1 << 20  # a few answers in flight without the worker blocking on write
+
 
 class WorkerCrashed(RuntimeError):
     """The article's body killed a worker process twice in a row."""
-
-
-class NormalizationFailed(Exception):
-    """Normalizing a body raised: a normalizer bug on that input, reported as a reject."""
-
-
-@dataclass(frozen=True, slots=True)
-class BodySpec:
-    """How to process bodies, as plain strings: the same in every process."""
-
-    unwrap: tuple[str, ...] = ()
-    drop: tuple[str, ...] = ()
-    extra_proxies: tuple[str, ...] = ()
-    extra_placeholders: tuple[str, ...] = ()
-    has_rules: bool = False
-
-    @classmethod
-    def of(cls, rules: BodyRules | None, extra_proxies: tuple[str, ...] = (),
-           extra_placeholders: tuple[str, ...] = ()) -> BodySpec:
-        return cls(
-            unwrap=rules.unwrap if rules else (), drop=rules.drop if rules else (),
-            extra_proxies=tuple(extra_proxies), extra_placeholders=tuple(extra_placeholders),
-            has_rules=rules is not None,
-        )
-
-    def rules(self) -> BodyRules | None:
-        return _rules(self.unwrap, self.drop) if self.has_rules else None
-
-    def config(self) -> ImageConfig:
-        return _config(self.extra_proxies, self.extra_placeholders)
-
-
-# Built once per process: compiling selectors and proxy patterns costs more than a body.
-@lru_cache(maxsize=16)
-def _rules(unwrap: tuple[str, ...], drop: tuple[str, ...]) -> BodyRules:
-    return BodyRules(unwrap=unwrap, drop=drop)
-
-
-@lru_cache(maxsize=16)
-def _config(extra_proxies: tuple[str, ...], extra_placeholders: tuple[str, ...]) -> ImageConfig:
-    return ImageConfig.build(extra_proxies=extra_proxies, extra_placeholders=extra_placeholders)
-
-
-@dataclass(slots=True)
-class ProcessedBody:
-    """What both body stages made of one article's HTML.
-
-    ``resolved_html``/``images``/``resolve_events``: the image stage (markup as
-    on the page, images and links resolved).  ``normalized``: the contract §5
-    body, its text and the normalizer's events, or None with ``error`` set
-    when normalizing failed (a normalizer bug on this input, reported as a
-    reject).  ``content_hash``/``simhash`` fingerprint ``normalized.text``.
-    """
-
-    resolved_html: str
-    images: list[ImageRecord]
-    resolve_events: Counter[str]
-    normalized: NormalizedBody | None = None
-    content_hash: str = ""
-    simhash: int = 0
-    error: str = ""
-    worker: bool = field(default=False)  # computed in a worker process
-
-
-def fingerprinted(normalize: Callable[[], NormalizedBody]) -> tuple[NormalizedBody, str, int]:
-    """``normalize()`` with its text's ``content_hash`` and ``simhash64``.
-
-    The normalizer handles parser failures itself; anything it raises is a
-    normalizer bug on this input, raised as :class:`NormalizationFailed` with
-    the message the reject carries.
-    """
-    try:
-        normalized = normalize()
-        return normalized, content_hash(normalized.text), simhash64(normalized.text)
-    except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
-        raise NormalizationFailed(f"normalization failed ({type(exc).__name__}: {exc})") from exc
-
-
-def process_body(html: str, base_url: str | None, spec: BodySpec) -> ProcessedBody:
-    """Resolve, normalize and fingerprint one body (one parse).  Never raises on a ``str``."""
-    resolved = resolve_body(html, base_url, spec.rules(), spec.config())
-    out = ProcessedBody(resolved.html, resolved.images, resolved.events)
-    try:
-        out.normalized, out.content_hash, out.simhash = fingerprinted(
-            lambda: normalize_resolved(resolved)
-        )
-    except NormalizationFailed as exc:
-        out.error = str(exc)
-    return out
 
 
 def usable_cpus() -> int:
@@ -204,76 +103,6 @@ def worker_count(value: str | int | None) -> int:
     return count
 
 
-# --- the wire: a 4-byte big-endian length, then a pickle ---------------------------
-_HEADER = struct.Struct(">I")
-_SOCKET_BUFFER = 1 << 20  # a few answers in flight without the worker blocking on write
-
-
-def _frame(obj: Any) -> bytes:
-    payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEADER.pack(len(payload)) + payload
-
-
-def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
-    chunks, left = [], n
-    while left:
-        chunk = stream.read(left)
-        if not chunk:
-            return None
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
-
-
-def worker_main(stdin: BinaryIO, stdout: BinaryIO) -> int:
-    """Answer jobs until stdin closes (the crawl process finished or died).
-
-    A job is ``(html, base_url, spec)``; ``spec`` is None when it is the same
-    as the previous job's (the crawl process sends each worker a spec once).
-    The answer is :func:`_to_wire` of a :class:`ProcessedBody`, or a message.
-    """
-    spec: BodySpec | None = None
-    while True:
-        header = _read_exact(stdin, _HEADER.size)
-        if header is None:
-            return 0
-        payload = _read_exact(stdin, _HEADER.unpack(header)[0])
-        if payload is None:
-            return 0
-        html, base_url, new_spec = pickle.loads(payload)
-        spec = new_spec if new_spec is not None else spec
-        try:
-            if spec is None:
-                raise RuntimeError("a job without a spec reached a worker that has none")
-            answer: Any = _to_wire(process_body(html, base_url, spec))
-        except Exception as exc:  # noqa: BLE001 — any failure is the crawl's to report, not ours to die of
-            answer = f"{type(exc).__name__}: {exc}"
-        stdout.write(_frame(answer))
-        stdout.flush()
-
-
-# The answer crosses as builtins only: unpickling dataclasses and Counters runs
-# Python code per object in the crawl process, whose main thread is the bottleneck.
-def _to_wire(body: ProcessedBody) -> tuple[Any, ...]:
-    normalized = body.normalized
-    return (
-        body.resolved_html, body.images, dict(body.resolve_events),
-        None if normalized is None else (
-            normalized.html, normalized.text, normalized.images, dict(normalized.events)),
-        body.content_hash, body.simhash, body.error,
-    )
-
-
-def _from_wire(wire: tuple[Any, ...]) -> ProcessedBody:
-    resolved_html, images, resolve_events, normalized, digest, simhash, error = wire
-    return ProcessedBody(
-        resolved_html, images, Counter(resolve_events),
-        None if normalized is None else NormalizedBody(
-            normalized[0], normalized[1], normalized[2], Counter(normalized[3])),
-        digest, simhash, error, True,
-    )
-
-
 class _Worker(protocol.Protocol):
     """One worker's end of its socket: jobs written in order, answers read in the same order.
 
@@ -294,41 +123,41 @@ class _Worker(protocol.Protocol):
         done: Deferred[ProcessedBody] = Deferred()
         self.pending.append((done, job, retries))
         html, base_url, spec = job
-        frame = _frame((html, base_url, None if spec is self.spec else spec))
+        data = frame((html, base_url, None if spec is self.spec else spec))
         self.spec = spec
         transport: Any = self.transport  # zope interfaces don't type their methods for mypy
         if self.direct:
             # The socket's buffer (1 MiB) holds hundreds of jobs: a plain send
             # spares the reactor a writer registration and a wake-up per job.
             try:
-                sent = transport.getHandle().send(frame)
+                sent = transport.getHandle().send(data)
             except OSError:
                 # Would block, interrupted, or the worker is gone (the transport
                 # then reports it through connectionLost).
                 sent = 0
-            if sent == len(frame):
+            if sent == len(data):
                 return done
             # Full (a worker far behind): the rest, and every later job, go
             # through the transport's buffer, in order.
             self.direct = False
-            frame = frame[sent:]
-        transport.write(frame)
+            data = data[sent:]
+        transport.write(data)
         return done
 
     def dataReceived(self, data: bytes) -> None:
         self.buffer += data
-        while len(self.buffer) >= _HEADER.size:
-            size = _HEADER.unpack_from(self.buffer)[0]
-            end = _HEADER.size + size
+        while len(self.buffer) >= HEADER.size:
+            size = HEADER.unpack_from(self.buffer)[0]
+            end = HEADER.size + size
             if len(self.buffer) < end:
                 return
             with memoryview(self.buffer) as view:  # released before the buffer shrinks
-                answer = pickle.loads(view[_HEADER.size:end])
+                answer = pickle.loads(view[HEADER.size:end])
             del self.buffer[:end]
             done, _, _ = self.pending.popleft()
             self.pool.answered += 1
             if isinstance(answer, tuple):
-                done.callback(_from_wire(answer))
+                done.callback(from_wire(answer))
             else:
                 done.errback(Failure(RuntimeError(f"processing the body failed: {answer}")))
 

@@ -1,8 +1,9 @@
 """``python -m newsspider.normalize.worker``: one body worker of :class:`~newsspider.normalize.pool.BodyPool`.
 
-Jobs arrive on stdin and answers leave on stdout (see :func:`~newsspider.normalize.pool.worker_main`);
-errors go to stderr, which is the crawl's.  A module of its own so the answers
-pickle as ``newsspider.normalize.pool.ProcessedBody``, not ``__main__.…``.
+Jobs arrive on stdin and answers leave on stdout (see :func:`~newsspider.normalize.body.worker_main`);
+errors go to stderr, which is the crawl's.  A module of its own (not ``-m
+newsspider.normalize.body``) so what crosses the wire keeps its
+``newsspider.normalize.body`` names, not ``__main__.…``.  It imports no Twisted.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import signal
 import sys
 
-from newsspider.normalize.pool import worker_main
+from newsspider.normalize.body import worker_main
 
 if __name__ == "__main__":
     # Ctrl-C reaches the whole process group; the crawl process decides how to

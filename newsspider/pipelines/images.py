@@ -8,7 +8,7 @@ Per-portal drop/unwrap rules come from ``spider.portal.body_rules`` so images
 inside dropped blocks are not listed.
 
 The body is parsed once for both stages: this pipeline runs
-:func:`~newsspider.normalize.pool.process_body`, which also normalizes and
+:func:`~newsspider.normalize.body.process_body`, which also normalizes and
 fingerprints it, and hands the result on under a private item key for
 NormalizePipeline to apply.  With ``NEWSSPIDER_BODY_WORKERS`` > 0 that work
 runs in worker processes (:class:`~newsspider.normalize.pool.BodyPool`,
@@ -40,15 +40,9 @@ from typing import Any
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from newsspider.normalize.body import BodySpec, ProcessedBody, process_body
 from newsspider.normalize.images import ImageConfig
-from newsspider.normalize.pool import (
-    BodyPool,
-    BodySpec,
-    ProcessedBody,
-    WorkerCrashed,
-    process_body,
-    worker_count,
-)
+from newsspider.normalize.pool import BodyPool, WorkerCrashed, worker_count
 from newsspider.normalize.rules import BodyRules
 
 __all__ = [

@@ -3,7 +3,7 @@
 Reads ``body_html`` (from :class:`~newsspider.pipelines.images.ImageResolvePipeline`;
 falls back to ``raw_body_html`` when that pipeline is off) and ``fetched_url``;
 when ImageResolvePipeline already normalized the body in the same parse
-(:func:`~newsspider.normalize.pool.process_body`, possibly in a worker
+(:func:`~newsspider.normalize.body.process_body`, possibly in a worker
 process) its result is applied here instead of normalizing again;
 writes ``body_html`` (contract §5), ``body_text``, ``content_hash``,
 ``simhash`` (signed int64), ``summary`` from the first paragraph when it is
@@ -30,9 +30,9 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from newsspider.normalize.body import NormalizationFailed, fingerprinted
 from newsspider.normalize.html import NormalizedBody, normalize_body
 from newsspider.normalize.images import ImageConfig
-from newsspider.normalize.pool import NormalizationFailed, fingerprinted
 from newsspider.pipelines.images import (
     PROCESSED_KEY,
     image_config_from_settings,
