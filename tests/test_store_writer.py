@@ -280,6 +280,9 @@ def test_indexes_exist(make_store, mongo_db) -> None:
     assert {"published_at", "portal", "content_hash", "simhash"} <= indexed(mongo_db.articles)
     assert {"portal", "at"} <= indexed(mongo_db.rejects)
     assert {"portal", "started_at"} <= indexed(mongo_db.runs)
+    before = {name: len(mongo_db[name].index_information()) for name in ("articles", "rejects", "runs")}
+    make_store()  # a second open of the same database creates none again
+    assert {name: len(mongo_db[name].index_information()) for name in before} == before
 
 
 def test_open_close_are_counted(make_store) -> None:
