@@ -73,3 +73,32 @@ def test_a_finished_crawl_has_written_everything_and_left_no_process(tmp_path: P
     finally:
         client.close()
         server.stop()
+
+
+@pytest.mark.parametrize("program", ["scrapy crawl", "newsspider crawl"])
+@pytest.mark.parametrize("store", ["unreachable MONGO_URI", "embedded store cannot start"])
+def test_a_crawl_without_its_store_fetches_nothing_says_why_once_and_exits_3(
+    tmp_path: Path, program: str, store: str,
+) -> None:
+    from newsspider.store.embedded import free_port
+
+    data_dir, log, feed = tmp_path / "data", tmp_path / "crawl.log", tmp_path / "items.jsonl"
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "MONGO_DATABASE")}
+    env["NEWSSPIDER_DATA_DIR"] = str(data_dir)
+    env["NEWSSPIDER_STORE_START_TIMEOUT"] = "1"
+    if store == "unreachable MONGO_URI":
+        env["MONGO_URI"] = f"mongodb://127.0.0.1:{free_port()}"  # nothing listens there
+    else:
+        data_dir.mkdir()
+        (data_dir / "store").write_text("a file where the store's directory should be")
+    with ReplicaServer() as replica:
+        cmd = _command(program, replica.listing_url, log, feed)
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+        fetched = sum(replica.hits.values())
+    text = log.read_text(encoding="utf-8") + proc.stderr
+    assert proc.returncode == 3, text[-3000:]
+    assert fetched == 0  # closed before the first request
+    assert text.count("store unavailable:") == 1  # the cause, once, not once per component
+    assert "Closing spider (store_unavailable)" in text
+    assert "Traceback" not in text and "never retrieved" not in text

@@ -3,7 +3,8 @@
 Scrapy creates the spider inside the running crawl, so an argument error or a
 missing Chromium would surface as a traceback logged by the reactor.  This
 command asks the spider class first (``NewsSpider.check_arguments``) and
-turns a failure into a one-line usage error (exit code 2).
+turns a failure into a one-line usage error (exit code 2).  A store that
+could not be started or reached exits 3, as ``newsspider crawl`` does.
 
 When the crawl is over the process ends at once (:func:`exit_now`): by then
 every component has closed (the store has flushed and stopped, the body
@@ -22,13 +23,22 @@ import os
 import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
+from scrapy.crawler import Crawler
 from scrapy.exceptions import UsageError
+from scrapy.spiders import Spider
 
+from newsspider.cli import EXIT_STORE
 from newsspider.runtime import RenderUnavailableError
 from newsspider.spiders.base import SpiderArgumentError
 
 
 class Command(ScrapyCrawl):
+    crawler: Crawler | None = None
+
+    def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
+        self.crawler = super()._create_crawler(spidercls)
+        return self.crawler
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) == 1 and self.crawler_process is not None:
             try:
@@ -42,6 +52,9 @@ class Command(ScrapyCrawl):
                 except (SpiderArgumentError, RenderUnavailableError) as exc:
                     raise UsageError(str(exc), print_help=False) from exc
         super().run(args, opts)
+        stats = self.crawler.stats if self.crawler is not None else None
+        if stats is not None and stats.get_value("newsspider/store/unavailable"):
+            self.exitcode = EXIT_STORE  # as `newsspider crawl` does
         if sys.argv and sys.argv[0].endswith(("scrapy", "scrapy/__main__.py", "cmdline.py")):
             exit_now(self.exitcode)
 

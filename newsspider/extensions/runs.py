@@ -26,7 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from newsspider.extensions.monitor import checks_document
-from newsspider.store.store import Store
+from newsspider.store.store import Store, StoreUnavailable
 from newsspider.store.values import bson_value
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,10 @@ class RunsRecorder:
 
     async def spider_opened(self, spider: Spider) -> None:
         self.started_at = datetime.now(UTC)
-        await self.store.aopen()
+        try:
+            await self.store.aopen()
+        except StoreUnavailable:
+            return  # logged by the store; the pipelines close the spider
         self._opened = True
 
     async def spider_closed(self, spider: Spider, reason: str) -> None:

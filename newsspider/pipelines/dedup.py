@@ -360,7 +360,7 @@ class DedupPipeline:
         return cls(crawler, Store.for_crawler(crawler), distance, size, band_filter)
 
     async def open_spider(self) -> None:
-        await self.store.aopen()
+        await self.store.aopen_for_crawl()
         if self.bands.enabled:
             # In the background: until it is read, every item is looked up as before.
             deferToThread(StoredBands.read_blocking, self.store.db).addCallbacks(

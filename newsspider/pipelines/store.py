@@ -33,7 +33,7 @@ class MongoStorePipeline:
         return cls(crawler, Store.for_crawler(crawler))
 
     async def open_spider(self) -> None:
-        await self.store.aopen()
+        await self.store.aopen_for_crawl()
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
         await self.store.put_article(item)

@@ -268,7 +268,8 @@ class PortalSpider(NewsSpider):
             return
         store = self._store_for_lookup()
         # A counted user: the store stays open until closed() has recorded the outcome.
-        await store.aopen()
+        # (A crawl with the store pipelines has closed already when the store is not there.)
+        await store.aopen_for_crawl()
         key = f"{self.name} {' '.join(self.start_urls)}"
         self._checkpoint = {"_id": key}
         states = store.db[CRAWL_STATE]

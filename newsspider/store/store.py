@@ -42,7 +42,7 @@ from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 from pymongo import ASCENDING, IndexModel, MongoClient
 from pymongo.errors import PyMongoError
 
-from newsspider.store.embedded import EmbeddedStore
+from newsspider.store.embedded import EmbeddedStore, StoreStartError
 from newsspider.store.journal import Journal
 from newsspider.store.values import json_safe
 from newsspider.store.writer import (
@@ -158,6 +158,8 @@ class Store:
         self._flush_timed_out = False
         #: Writes left in the journal at the last close (non-zero = not everything reached the store).
         self.journaled = 0
+        #: Why the store could not be opened: later opens fail at once with it.
+        self._unavailable: str | None = None
 
     # -- construction ---------------------------------------------------------
 
@@ -204,7 +206,11 @@ class Store:
         with self._lock:
             if not self.configured_uri and self.embedded is None and self.client is None:
                 self.embedded = self._embedded_server()
-                self.embedded.spawn()
+                try:
+                    self.embedded.spawn()
+                except (OSError, StoreStartError) as exc:
+                    # open() spawns it again and reports why it cannot (StoreUnavailable).
+                    logger.debug("embedded store not spawned early: %s", exc)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -232,14 +238,21 @@ class Store:
         with self._lock:
             if self.stats is None and self._crawler is not None:
                 self.stats = self._crawler.stats
+            if self._unavailable is not None:
+                # Every component of a crawl opens the store: one wait for a
+                # store that is not there is enough.
+                raise StoreUnavailable(self._unavailable)
             if counted:
                 self._users += 1
             if self.client is None:
                 try:
                     self._connect()
-                except BaseException:
+                except BaseException as exc:
                     if counted:
                         self._users -= 1
+                    if isinstance(exc, StoreUnavailable):
+                        self._unavailable = str(exc)
+                        logger.error("store unavailable: %s", exc)
                     self._teardown()
                     raise
         return self
@@ -248,6 +261,10 @@ class Store:
         return EmbeddedStore(
             self.data_dir / "store", start_timeout=self.start_timeout, nice=self.helper_nice
         )
+
+    def _mark_unavailable(self) -> None:
+        if self.stats is not None:
+            on_reactor(self.stats.set_value, "newsspider/store/unavailable", 1)
 
     def _check_reachable(self) -> None:
         """Ping the configured server for up to ``start_timeout``; StoreUnavailable if it never answers."""
@@ -263,8 +280,7 @@ class Store:
             # KeyError: pymongo's SCRAM handshake against a server without auth
             # (nx-27017 given a URI with credentials) fails that way, not as a PyMongoError.
             client.close()
-            if self.stats is not None:
-                on_reactor(self.stats.set_value, "newsspider/store/unavailable", 1)
+            self._mark_unavailable()
             raise StoreUnavailable(
                 f"the store at {redact_uri(self.uri)} did not answer within "
                 f"{self.start_timeout:.0f}s: {exc}"
@@ -275,7 +291,11 @@ class Store:
         if not self.configured_uri:
             if self.embedded is None:
                 self.embedded = self._embedded_server()
-            self.uri = self.embedded.wait_ready()  # it has answered a ping
+            try:
+                self.uri = self.embedded.wait_ready()  # it has answered a ping
+            except (OSError, StoreStartError) as exc:  # OSError: its data directory, e.g.
+                self._mark_unavailable()
+                raise StoreUnavailable(f"the embedded store did not start: {exc}") from exc
             logger.info("embedded store started: MONGO_URI=%s (data in %s)",
                         redact_uri(self.uri), self.embedded.data_dir)
         else:
@@ -394,6 +414,17 @@ class Store:
 
     async def aopen(self) -> Store:
         return await _in_thread(self.open)
+
+    async def aopen_for_crawl(self) -> Store:
+        """:meth:`aopen` for a crawl component's ``open_spider``: a store that is
+        not there closes the spider (reason ``store_unavailable``, the cause
+        logged once) before anything is fetched, instead of failing the crawl's start."""
+        from scrapy.exceptions import CloseSpider
+
+        try:
+            return await self.aopen()
+        except StoreUnavailable as exc:
+            raise CloseSpider("store_unavailable") from exc
 
     async def _ensure_open(self) -> None:
         if self.writer is None:
