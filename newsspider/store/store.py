@@ -253,6 +253,8 @@ class Store:
                     if isinstance(exc, StoreUnavailable):
                         self._unavailable = str(exc)
                         logger.error("store unavailable: %s", exc)
+                        if self.stats is not None:
+                            on_reactor(self.stats.set_value, "newsspider/store/unavailable", 1)
                     self._teardown()
                     raise
         return self
@@ -261,10 +263,6 @@ class Store:
         return EmbeddedStore(
             self.data_dir / "store", start_timeout=self.start_timeout, nice=self.helper_nice
         )
-
-    def _mark_unavailable(self) -> None:
-        if self.stats is not None:
-            on_reactor(self.stats.set_value, "newsspider/store/unavailable", 1)
 
     def _check_reachable(self) -> None:
         """Ping the configured server for up to ``start_timeout``; StoreUnavailable if it never answers."""
@@ -280,7 +278,6 @@ class Store:
             # KeyError: pymongo's SCRAM handshake against a server without auth
             # (nx-27017 given a URI with credentials) fails that way, not as a PyMongoError.
             client.close()
-            self._mark_unavailable()
             raise StoreUnavailable(
                 f"the store at {redact_uri(self.uri)} did not answer within "
                 f"{self.start_timeout:.0f}s: {exc}"
@@ -294,7 +291,6 @@ class Store:
             try:
                 self.uri = self.embedded.wait_ready()  # it has answered a ping
             except (OSError, StoreStartError) as exc:  # OSError: its data directory, e.g.
-                self._mark_unavailable()
                 raise StoreUnavailable(f"the embedded store did not start: {exc}") from exc
             logger.info("embedded store started: MONGO_URI=%s (data in %s)",
                         redact_uri(self.uri), self.embedded.data_dir)
