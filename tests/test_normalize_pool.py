@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-import struct
 import subprocess
 import sys
 import threading
@@ -23,7 +22,14 @@ import psutil
 import pytest
 from pymongo import MongoClient
 
-from newsspider.normalize.body import BodySpec, ProcessedBody, from_wire, process_body
+from newsspider.normalize.body import (
+    HEADER,
+    BodySpec,
+    ProcessedBody,
+    frame,
+    from_wire,
+    process_body,
+)
 from newsspider.normalize.html import normalize_body, resolve_body
 from newsspider.normalize.pool import usable_cpus, worker_count
 from newsspider.normalize.rules import BodyRules
@@ -32,8 +38,6 @@ from newsspider.replica.scenarios import generated_scenario
 from newsspider.replica.server import ReplicaServer
 from tests.conftest import REPO, scrapy_crawl
 from tests.test_normalize_corpus import BASE_URLS, FILES, RULES, read_body
-
-HEADER = struct.Struct(">I")
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
@@ -168,9 +172,8 @@ def test_worker_count_refuses_nonsense(value: str) -> None:
 
 
 def _ask(proc: subprocess.Popen[bytes], job: tuple) -> object:
-    payload = pickle.dumps(job)
     assert proc.stdin is not None and proc.stdout is not None
-    proc.stdin.write(HEADER.pack(len(payload)) + payload)
+    proc.stdin.write(frame(job))
     proc.stdin.flush()
     size = HEADER.unpack(proc.stdout.read(HEADER.size))[0]
     answer = pickle.loads(proc.stdout.read(size))

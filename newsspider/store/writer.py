@@ -369,13 +369,12 @@ class StoreWriter:
             if self._failing:
                 wait = max(0.0, self._retry_at - now)
             flush_requested = self._flush_token > self._flushed_token
-            if (self._stopping or flush_requested) and not self._failing:
-                # Write what is queued now: the wake() of a flush or close sent
-                # while a batch was being written is gone, and waiting for one
-                # held every flush up to 0.05 s.
-                wait = 0.0
-            elif self._stopping or flush_requested:
-                wait = min(wait, 0.05)
+            if self._stopping or flush_requested:
+                # Write what is queued now (while failing, retry at least every
+                # 0.05 s): the wake() of a flush or close sent while a batch was
+                # being written is gone, and waiting for one held every flush up
+                # to 0.05 s.
+                wait = min(wait, 0.05) if self._failing else 0.0
             room = self.batch_size - len(self._pending) if not self._failing else self.batch_size
             taken = self.queue.take(max(room, 1), wait, wanted=max(room, 1))
             if taken:
