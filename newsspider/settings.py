@@ -44,6 +44,9 @@ ROBOTSTXT_OBEY = str(_env("NEWSSPIDER_ROBOTSTXT_OBEY", "true")).lower() in ("1",
 # Concurrency overall and per portal host.
 CONCURRENT_REQUESTS = int(_env("NEWSSPIDER_CONCURRENT_REQUESTS", 16))
 CONCURRENT_REQUESTS_PER_DOMAIN = int(_env("NEWSSPIDER_CONCURRENT_REQUESTS_PER_DOMAIN", 8))
+# Scrapy's downloader, holding each host to CONCURRENT_REQUESTS_PER_DOMAIN
+# (Scrapy 2.19's lets a burst of requests past it; see newsspider/downloader.py).
+DOWNLOADER = "newsspider.downloader.Downloader"
 # Items of one response processed at once.  Scrapy (2.19, asyncio reactor) starts
 # this many asyncio tasks for every response's output, however few items it
 # holds; at Scrapy's 100 that was a fifth of a crawl's CPU (an article page

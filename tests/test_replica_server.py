@@ -82,6 +82,25 @@ def test_concurrent_keep_alive_requests(server: ReplicaServer) -> None:
         results = list(pool.map(worker, [paths[i::8] for i in range(8)]))
     assert all(status == 200 for statuses in results for status in statuses)
     assert sum(server.hits[path] for path in paths) == len(paths) * 3
+    assert server.connections == 8  # three requests a connection, none reconnected
+    assert 1 <= server.peak_in_flight <= 8
+
+
+def test_in_flight_peak_and_connections_reset() -> None:
+    slow = FaultPlan(fraction=1.0, kinds=("slow",), slow_seconds=0.5, targets=("article",))
+    with ReplicaServer(faults=slow) as server:
+        paths = [spec.path for spec in server.scenario.listed_articles[:3]]
+        with ThreadPoolExecutor(3) as pool:
+            statuses = [status for status, _, _ in pool.map(lambda p: get(server, p), paths)]
+        assert statuses == [200, 200, 200]
+        # Each first fetch sleeps 0.5 s, so the three were being answered together.
+        assert server.peak_in_flight == 3
+        assert server.connections == 3
+        get(server, paths[0])  # served at once now, on a fourth connection
+        assert server.connections == 4
+        assert server.peak_in_flight == 3
+        server.reset_hits()
+        assert (server.connections, server.peak_in_flight) == (0, 0)
 
 
 def test_fault_plan_fails_first_fetch_then_serves() -> None:

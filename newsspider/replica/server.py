@@ -8,7 +8,10 @@ holds more than the cache.
 
 Beyond pages it serves ``/robots.txt`` (allow all), the lazy-load placeholder
 ``/images/loading.gif``, small valid PNGs for any ``/Upload/…`` image, and 404
-for everything else. ``hits`` counts requests by path (query excluded).
+for everything else. ``hits`` counts requests by path (query excluded),
+``connections`` the TCP connections accepted, and ``peak_in_flight`` the most
+requests it was answering at once: what a client's concurrency and keep-alive
+really were.
 
 Reads no settings, writes no stats.
 """
@@ -90,6 +93,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        self.server.replica._count_connection()
+
     def do_GET(self) -> None:
         self._serve(head=False)
 
@@ -98,6 +105,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         replica = self.server.replica
+        replica._enter()
+        try:
+            self._answer(replica, head)
+        finally:
+            replica._leave()
+
+    def _answer(self, replica: ReplicaServer, head: bool) -> None:
         path = _path_of(self.path)
         replica._count(path)
         response = replica._response(path)
@@ -158,6 +172,9 @@ class ReplicaServer:
         self.scenario = scenario if scenario is not None else Scenario.demo()
         self.faults = faults or FaultPlan()
         self.hits: Counter[str] = Counter()
+        self.connections = 0  # TCP connections accepted
+        self.peak_in_flight = 0  # most requests being answered at once
+        self._in_flight = 0
         self.faults_served: Counter[str] = Counter()  # fault kind -> count
         self.fault_log: list[tuple[str, str]] = []  # (path, kind) in serving order
         self._lock = threading.Lock()
@@ -258,10 +275,26 @@ class ReplicaServer:
         with self._lock:
             self.hits[path] += 1
 
+    def _count_connection(self) -> None:
+        with self._lock:
+            self.connections += 1
+
+    def _enter(self) -> None:
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
     def reset_hits(self) -> None:
-        """Forget request counts and which paths were already fetched (faults re-arm)."""
+        """Forget request and connection counts and which paths were already fetched
+        (faults re-arm)."""
         with self._lock:
             self.hits.clear()
+            self.connections = 0
+            self.peak_in_flight = 0
             self._fetched.clear()
             self.faults_served.clear()
             self.fault_log.clear()
