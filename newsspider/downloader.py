@@ -3,8 +3,9 @@
 Scrapy 2.19's ``Downloader._process_queue`` starts each queued request as an
 asyncio task and counts it against its slot (``slot.transferring``) only once
 that task runs.  The engine hands the downloader a burst of requests at a time,
-so every request of the burst passes the slot's free-slots check before the
-first task has started: a portal got ``CONCURRENT_REQUESTS`` (16) requests at
+and with no download delay (AutoThrottle off; a delay lets one request through
+per pass) every request of the burst passes the slot's free-slots check before
+the first task has started: a portal got ``CONCURRENT_REQUESTS`` (16) requests at
 once whatever ``CONCURRENT_REQUESTS_PER_DOMAIN`` said (measured on the replica:
 16 in flight with a per-host limit of 2).  It also churned connections: the
 pool keeps ``CONCURRENT_REQUESTS_PER_DOMAIN`` idle connections per host, so
