@@ -100,9 +100,17 @@ def test_terminate_returns_at_once_and_wait_stopped_reaps(tmp_path: Path) -> Non
     server.terminate()
     assert time.monotonic() - started < 0.05  # a signal, no wait
     assert server.process is None and not server.running
-    server.wait_stopped(timeout=5)
-    assert proc.poll() is not None  # exited and reaped, not killed: it took the SIGTERM
-    assert proc.returncode != -signal.SIGKILL
+    started = time.monotonic()
+    server.wait_stopped(timeout=2)
+    waited = time.monotonic() - started
+    assert proc.poll() is not None  # reaped
+    # nx-27017 (0.8) takes a SIGTERM in 0.06-0.12 s, but sits about one in
+    # seven out for good (EmbeddedStore.stop): then, and only then, it is
+    # killed, after the whole grace period.
+    if proc.returncode == -signal.SIGKILL:
+        assert waited >= 2
+    else:
+        assert waited < 2
 
 
 def test_wait_stopped_kills_a_server_that_sits_out_its_sigterm(tmp_path: Path) -> None:
