@@ -105,15 +105,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, head: bool) -> None:
         replica = self.server.replica
-        replica._enter()
+        path = _path_of(self.path)
+        replica._enter(path)
         try:
-            self._answer(replica, head)
+            self._answer(replica, path, head)
         finally:
             replica._leave()
 
-    def _answer(self, replica: ReplicaServer, head: bool) -> None:
-        path = _path_of(self.path)
-        replica._count(path)
+    def _answer(self, replica: ReplicaServer, path: str, head: bool) -> None:
         response = replica._response(path)
         fault = replica._first_fetch_fault(path, response)
         try:
@@ -271,16 +270,14 @@ class ReplicaServer:
         }
 
     # --- hits ---------------------------------------------------------
-    def _count(self, path: str) -> None:
-        with self._lock:
-            self.hits[path] += 1
-
     def _count_connection(self) -> None:
         with self._lock:
             self.connections += 1
 
-    def _enter(self) -> None:
+    def _enter(self, path: str) -> None:
+        """A request for ``path`` starts: count it, and it is in flight until :meth:`_leave`."""
         with self._lock:
+            self.hits[path] += 1
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
 
