@@ -78,6 +78,8 @@ EXTENSIONS: dict[str, int | None] = {
 # First-generation GC threshold during a crawl (Python's default is 700); 0 = leave the GC alone.
 NEWSSPIDER_GC_THRESHOLD = int(_env("NEWSSPIDER_GC_THRESHOLD", 20000))
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Scrapy's in-memory stats without its per-access deprecation hook (newsspider/stats.py).
+STATS_CLASS = "newsspider.stats.StatsCollector"
 FEED_EXPORT_ENCODING = "utf-8"
 LOG_LEVEL = _env("NEWSSPIDER_LOG_LEVEL", "INFO")
 
