@@ -141,8 +141,14 @@ def run_crawl(
     sample_s: float = 0.25,
     timeout_s: float = 3600,
     extra_env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
+    extra_args: Sequence[str] = (),
 ) -> CrawlResult:
-    """Run one crawl to the end; raises :class:`BenchError` when it fails or says nothing."""
+    """Run one crawl to the end; raises :class:`BenchError` when it fails or says nothing.
+
+    ``prefix`` runs the crawl under another command (``valgrind …``);
+    ``extra_args`` are added to ``scrapy crawl``'s (``-s NAME=VALUE`` settings).
+    """
     env = {k: v for k, v in os.environ.items() if k not in _CLEAN_ENV}
     env["NEWSSPIDER_AUTOTHROTTLE"] = "false"
     env.update(extra_env or {})
@@ -151,7 +157,7 @@ def run_crawl(
         log_path = Path(data_dir) / "crawl.log"
         started = time.perf_counter()
         proc = subprocess.Popen(
-            _crawl_command(listing_url, max_pages, bare), cwd=ROOT, env=env,
+            [*prefix, *_crawl_command(listing_url, max_pages, bare), *extra_args], cwd=ROOT, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
         )
         ps = psutil.Process(proc.pid)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench import instructions as instructions_bench
 from bench import normalize as normalize_bench
 from bench.procs import BenchError, CrawlResult, Replica, article_urls, fetch, run_crawl
 
@@ -40,6 +41,8 @@ class BenchConfig:
     # 20 per listing page), whole processes timed from start to exit.
     unseen_articles: int = 900
     unseen_repeats: int = 9
+    # Listing pages of the two crawl sizes counted under callgrind (None: not measured).
+    instruction_pages: tuple[int, int] | None = (3, 6)
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -56,6 +59,7 @@ class BenchConfig:
             mode="tiny", per_page=10, overhead_articles=30, overhead_repeats=1, rss_small=30,
             rss_large=60, store_items=40, store_rounds=1, normalize_pages=3, normalize_repeat=1,
             replica_requests=200, replica_clients=2, unseen_articles=40, unseen_repeats=1,
+            instruction_pages=None,
         )
 
 
@@ -109,6 +113,20 @@ def _pipeline_overhead(config: BenchConfig, replica: Replica, crawls: list[Crawl
         "bracketed_ratios": [round(r, 3) for r in ratios],
         "wall_ratio_median": round(statistics.median(walls), 3),
     }
+
+
+def _instructions(config: BenchConfig, replica: Replica) -> dict[str, Any] | None:
+    """The crawl process's instructions per article, bare over full; None when not measured."""
+    if config.instruction_pages is None:
+        return None
+    if instructions_bench.valgrind() is None:
+        logger.warning("pipeline_overhead_instructions_ratio: not measured "
+                       "(valgrind is not installed; Debian: apt-get install valgrind)")
+        return None
+    result = instructions_bench.measure(replica.listing_url, config.instruction_pages)
+    logger.info("instructions per article: bare %.2f M, full %.2f M",
+                result["bare_minstr_per_article"], result["full_minstr_per_article"])
+    return result
 
 
 def _unseen(config: BenchConfig, crawls: list[CrawlResult]) -> dict[str, Any]:
@@ -204,6 +222,12 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
         publish("pipeline_overhead", _pipeline_overhead(config, replica, crawls), (
             "pipeline_overhead_ratio", "bare_articles_per_s", "full_articles_per_s",
         ))
+        counted = _instructions(config, replica)
+        if counted is not None:
+            publish("instructions", counted, (
+                "pipeline_overhead_instructions_ratio", "bare_minstr_per_article",
+                "full_minstr_per_article",
+            ))
         publish("unseen", _unseen(config, crawls), ("unseen_900_wall_ratio",))
         publish("store", _store(config), (
             "bulk_vs_naive_store_ratio", "bulk_items_per_s", "naive_items_per_s",

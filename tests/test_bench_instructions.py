@@ -1,0 +1,42 @@
+"""bench/instructions.py: instruction counts from a real callgrind run (no crawl: seconds, not minutes)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.instructions import callgrind_total, measure, valgrind
+from bench.procs import BenchError
+
+pytestmark = pytest.mark.skipif(valgrind() is None, reason="valgrind is not installed (.ci/run installs it)")
+
+
+def _count(tmp_path: Path, code: str) -> int:
+    out = tmp_path / f"callgrind.{abs(hash(code))}"
+    subprocess.run([str(valgrind()), "--tool=callgrind", f"--callgrind-out-file={out}",
+                    sys.executable, "-S", "-c", code], check=True, capture_output=True, timeout=300)
+    return callgrind_total(out)
+
+
+def test_more_work_counts_more_instructions_and_repeats(tmp_path: Path) -> None:
+    idle = _count(tmp_path, "pass")
+    busy = _count(tmp_path, "sum(range(200000))")
+    again = _count(tmp_path, "sum(range(200000))")
+    assert busy > idle * 1.1
+    assert abs(again - busy) < busy * 0.01  # what makes the figure worth having: it repeats
+
+
+def test_a_file_without_a_total_is_an_error(tmp_path: Path) -> None:
+    broken = tmp_path / "callgrind.out"
+    broken.write_text("version: 1\ncreator: nothing\n", encoding="utf-8")
+    with pytest.raises(BenchError, match="no instruction total"):
+        callgrind_total(broken)
+
+
+def test_without_valgrind_the_figure_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no valgrind on PATH
+    with pytest.raises(BenchError, match="valgrind is not installed"):
+        measure("http://127.0.0.1:9/CATList-8100-CHANGYIEXINWE.html")
