@@ -7,8 +7,9 @@ a ``scrapy crawl ofweek`` subprocess against one generated replica served by
 its own process, so the crawler, the replica and the store never share a GIL.
 
 Sizes: the full run crawls 10,000 and 50,000 articles for the memory figures
-(about 10 minutes on two cores); ``BENCH_QUICK=1`` runs the same figures at
-smaller sizes, labelled as such in the output and the report.
+(about 20 minutes on two cores, 6 of them for the instruction count under
+valgrind, :mod:`bench.instructions`); ``BENCH_QUICK=1`` runs the same figures
+at smaller sizes, labelled as such in the output and the report.
 
 The process exits non-zero only when a figure could not be measured, never
 because a target was missed.  Reads the environment: ``BENCH_QUICK``,
