@@ -150,7 +150,7 @@ def run_crawl(
     ``extra_args`` are added to ``scrapy crawl``'s (``-s NAME=VALUE`` settings).
     """
     env = {k: v for k, v in os.environ.items() if k not in _CLEAN_ENV}
-    env["NEWSSPIDER_AUTOTHROTTLE"] = "false"
+    env["AUTOTHROTTLE_ENABLED"] = "false"
     env.update(extra_env or {})
     with tempfile.TemporaryDirectory(prefix="newsspider-bench-crawl-") as data_dir:
         env["NEWSSPIDER_DATA_DIR"] = data_dir

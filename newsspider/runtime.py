@@ -1,8 +1,9 @@
 """Settings decided per crawl, before Scrapy freezes them: the browser and the Redis scale-out.
 
 Called from a spider's ``from_crawler`` (spider arguments are known there and
-settings are still writable).  Reads ``REDIS_URL``, ``NEWSSPIDER_CHROMIUM``,
-``NEWSSPIDER_JS_*``; writes the scrapy-playwright and scrapy-redis settings.
+settings are still writable).  Reads ``REDIS_URL``, ``NEWSSPIDER_CHROMIUM``, ``PLAYWRIGHT_LAUNCH_OPTIONS``,
+``IMAGES_STORE``; writes the download handlers, browser launch options and
+scrapy-redis settings.
 """
 
 from __future__ import annotations
@@ -78,26 +79,11 @@ def enable_playwright(settings: BaseSettings) -> None:
     handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
     handlers.update({"http": handler, "https": handler})
     settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
-    settings.set("PLAYWRIGHT_BROWSER_TYPE", "chromium", priority="spider")
-    settings.set(
-        "PLAYWRIGHT_LAUNCH_OPTIONS",
-        {"executable_path": chromium, "headless": True, "args": CHROMIUM_ARGS},
-        priority="spider",
-    )
-    settings.set(
-        "PLAYWRIGHT_MAX_CONTEXTS", settings.getint("NEWSSPIDER_JS_MAX_CONTEXTS", 2), "spider"
-    )
-    settings.set(
-        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", settings.getint("NEWSSPIDER_JS_MAX_PAGES", 4), "spider"
-    )
-    settings.set(
-        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT",
-        settings.getint("NEWSSPIDER_JS_TIMEOUT_MS", 30000),
-        priority="spider",
-    )
-    settings.set(
-        "PLAYWRIGHT_ABORT_REQUEST", "newsspider.runtime.abort_heavy_requests", priority="spider"
-    )
+    # The browser's limits (PLAYWRIGHT_MAX_CONTEXTS…) are plain settings (settings.py);
+    # launch options given in PLAYWRIGHT_LAUNCH_OPTIONS win over these.
+    options = {"executable_path": chromium, "headless": True, "args": CHROMIUM_ARGS,
+               **settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")}
+    settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", options, priority="spider")
     # The browser does its own fetching; the asyncio reactor is already the default.
 
 
@@ -149,7 +135,7 @@ def configure_crawler(crawler: Crawler, *, render_js: bool) -> None:
     settings = crawler.settings
     if render_js:
         enable_playwright(settings)
-    if settings.get("NEWSSPIDER_IMAGES_STORE"):
+    if settings.get("IMAGES_STORE"):
         enable_image_download(settings)
     redis_url = settings.get("REDIS_URL")
     if redis_url:

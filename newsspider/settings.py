@@ -1,26 +1,30 @@
 """Every newsspider and Scrapy setting, with its default, in one place.
 
-Each setting may also be given in the environment under the same name
-(``MONGO_URI=… scrapy crawl ofweek``); :func:`_env` is the only place outside
-the CLI that reads the environment.  Values from the environment are strings;
-components read them with Scrapy's typed getters (``getint``, ``getbool``…).
+One declaration per setting, with a one-line comment above it:
+
+    # Seconds to wait for the store (embedded or remote) to answer at start.
+    NEWSSPIDER_STORE_START_TIMEOUT = _env("NEWSSPIDER_STORE_START_TIMEOUT", 30.0)
+
+``_env(NAME, default)`` reads the environment variable NAME as the default's
+type (``True`` boolean, ``3`` whole number, ``30.0`` number, ``""`` text,
+``[]`` list, ``{}`` dict) and stops any command with one line and exit code 2
+on a value the type does not accept; ``old="NEWSSPIDER_…"`` keeps a renamed
+setting's old name working for one release, with a warning
+(``newsspider/config.py``).  Scrapy's and its plugins' settings keep their
+own names; ``NEWSSPIDER_*`` is for newsspider's own.  A name assigned a plain
+value here (``TELNETCONSOLE_ENABLED = False``) is fixed: only ``-s`` changes
+it.  Any other Scrapy setting is read from the environment under its own name
+(the last line).  Every declared setting is documented in docs/configuration.md.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from newsspider.config import env as _env
+from newsspider.config import scrapy_settings_from_env as _scrapy_settings_from_env
 
 BOT_NAME = "newsspider"
 SPIDER_MODULES = ["newsspider.spiders"]
 NEWSPIDER_MODULE = "newsspider.spiders"
-
-_ENV_PREFIXES = ("NEWSSPIDER_", "MONGO_", "REDIS_")
-
-
-def _env(name: str, default: Any) -> Any:
-    """The environment's value for ``name`` when set, else ``default``."""
-    return os.environ.get(name, default)
 
 
 # --- the store -------------------------------------------------------------
@@ -31,19 +35,19 @@ MONGO_DATABASE = _env("MONGO_DATABASE", "newsspider")
 # Where the embedded store keeps its SQLite files (and the store journal).
 NEWSSPIDER_DATA_DIR = _env("NEWSSPIDER_DATA_DIR", "./data")
 # Seconds to wait for the store (embedded or remote) to answer at start.
-NEWSSPIDER_STORE_START_TIMEOUT = float(_env("NEWSSPIDER_STORE_START_TIMEOUT", 30))
+NEWSSPIDER_STORE_START_TIMEOUT = _env("NEWSSPIDER_STORE_START_TIMEOUT", 30.0)
 
 # --- polite, safe crawling defaults -----------------------------------------
 # Identify ourselves; operators should put a contact URL in here.
-USER_AGENT = _env(
-    "NEWSSPIDER_USER_AGENT",
-    "newsspider/0.1 (+https://github.com/newsspider/newsspider)",
-)
+USER_AGENT = _env("USER_AGENT", "newsspider/0.1 (+https://github.com/newsspider/newsspider)",
+                  old="NEWSSPIDER_USER_AGENT")
 # Obey robots.txt unless an operator decides otherwise.
-ROBOTSTXT_OBEY = str(_env("NEWSSPIDER_ROBOTSTXT_OBEY", "true")).lower() in ("1", "true", "yes")
-# Concurrency overall and per portal host.
-CONCURRENT_REQUESTS = int(_env("NEWSSPIDER_CONCURRENT_REQUESTS", 16))
-CONCURRENT_REQUESTS_PER_DOMAIN = int(_env("NEWSSPIDER_CONCURRENT_REQUESTS_PER_DOMAIN", 8))
+ROBOTSTXT_OBEY = _env("ROBOTSTXT_OBEY", True, old="NEWSSPIDER_ROBOTSTXT_OBEY")
+# Requests in flight at once, overall.
+CONCURRENT_REQUESTS = _env("CONCURRENT_REQUESTS", 16, old="NEWSSPIDER_CONCURRENT_REQUESTS")
+# Requests in flight at once to one portal host (held: see DOWNLOADER below).
+CONCURRENT_REQUESTS_PER_DOMAIN = _env("CONCURRENT_REQUESTS_PER_DOMAIN", 8,
+                                      old="NEWSSPIDER_CONCURRENT_REQUESTS_PER_DOMAIN")
 # Scrapy's downloader, holding each host to CONCURRENT_REQUESTS_PER_DOMAIN
 # (Scrapy 2.19's lets a burst of requests past it; see newsspider/downloader.py).
 DOWNLOADER = "newsspider.downloader.Downloader"
@@ -52,20 +56,26 @@ DOWNLOADER = "newsspider.downloader.Downloader"
 # holds; at Scrapy's 100 that was a fifth of a crawl's CPU (an article page
 # yields one item).  The pipelines await the body workers, so 8 keep a feed's
 # many items flowing.
-CONCURRENT_ITEMS = int(_env("NEWSSPIDER_CONCURRENT_ITEMS", 8))
+CONCURRENT_ITEMS = _env("CONCURRENT_ITEMS", 8, old="NEWSSPIDER_CONCURRENT_ITEMS")
 # AutoThrottle adapts the delay to the portal's latency.
-AUTOTHROTTLE_ENABLED = str(_env("NEWSSPIDER_AUTOTHROTTLE", "true")).lower() in ("1", "true", "yes")
-AUTOTHROTTLE_START_DELAY = 0.5
-AUTOTHROTTLE_TARGET_CONCURRENCY = 4.0
+AUTOTHROTTLE_ENABLED = _env("AUTOTHROTTLE_ENABLED", True, old="NEWSSPIDER_AUTOTHROTTLE")
+# AutoThrottle's first delay (seconds).
+AUTOTHROTTLE_START_DELAY = _env("AUTOTHROTTLE_START_DELAY", 0.5)
+# Requests AutoThrottle aims to have in flight to one host.
+AUTOTHROTTLE_TARGET_CONCURRENCY = _env("AUTOTHROTTLE_TARGET_CONCURRENCY", 4.0)
 # Transient failures are retried by Scrapy's RetryMiddleware with backoff.
 RETRY_ENABLED = True
-RETRY_TIMES = int(_env("NEWSSPIDER_RETRY_TIMES", 3))
+# Retries of one request after its first try.
+RETRY_TIMES = _env("RETRY_TIMES", 3, old="NEWSSPIDER_RETRY_TIMES")
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-DOWNLOAD_TIMEOUT = int(_env("NEWSSPIDER_DOWNLOAD_TIMEOUT", 30))
-# Pages above this size are refused (a reject reason, never an out-of-memory).
-DOWNLOAD_MAXSIZE = int(_env("NEWSSPIDER_DOWNLOAD_MAXSIZE", 8 * 1024 * 1024))
-DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
-REDIRECT_MAX_TIMES = 5
+# Seconds one request may take.
+DOWNLOAD_TIMEOUT = _env("DOWNLOAD_TIMEOUT", 30.0, old="NEWSSPIDER_DOWNLOAD_TIMEOUT")
+# Pages above this size (bytes) are refused (a reject reason, never an out-of-memory).
+DOWNLOAD_MAXSIZE = _env("DOWNLOAD_MAXSIZE", 8 * 1024 * 1024, old="NEWSSPIDER_DOWNLOAD_MAXSIZE")
+# Pages above this size (bytes) are logged as a warning.
+DOWNLOAD_WARNSIZE = _env("DOWNLOAD_WARNSIZE", 2 * 1024 * 1024)
+# Redirects followed for one request before it is rejected.
+REDIRECT_MAX_TIMES = _env("REDIRECT_MAX_TIMES", 5)
 # No telnet console and no RemoteControl extension: both execute code on request.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
@@ -76,12 +86,14 @@ EXTENSIONS: dict[str, int | None] = {
     "newsspider.extensions.gctuning.GcTuning": 100,
 }
 # First-generation GC threshold during a crawl (Python's default is 700); 0 = leave the GC alone.
-NEWSSPIDER_GC_THRESHOLD = int(_env("NEWSSPIDER_GC_THRESHOLD", 20000))
+NEWSSPIDER_GC_THRESHOLD = _env("NEWSSPIDER_GC_THRESHOLD", 20000)
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # Scrapy's in-memory stats without its per-access deprecation hook (newsspider/stats.py).
 STATS_CLASS = "newsspider.stats.StatsCollector"
 FEED_EXPORT_ENCODING = "utf-8"
-LOG_LEVEL = _env("NEWSSPIDER_LOG_LEVEL", "INFO")
+# Least severe log level written.
+LOG_LEVEL = _env("LOG_LEVEL", "INFO", old="NEWSSPIDER_LOG_LEVEL",
+                 choices=("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"))
 
 ITEM_PIPELINES: dict[str, int] = {}
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {}
@@ -92,10 +104,19 @@ REQUEST_FINGERPRINTER_CLASS = "newsspider.fingerprint.CanonicalRequestFingerprin
 # --- the crawl --------------------------------------------------------------
 # Chromium for render=js (default: found on PATH; Debian's package is 'chromium').
 NEWSSPIDER_CHROMIUM = _env("NEWSSPIDER_CHROMIUM", "")
-# Browser limits for render=js: contexts, pages per context, navigation timeout (ms).
-NEWSSPIDER_JS_MAX_CONTEXTS = int(_env("NEWSSPIDER_JS_MAX_CONTEXTS", 2))
-NEWSSPIDER_JS_MAX_PAGES = int(_env("NEWSSPIDER_JS_MAX_PAGES", 4))
-NEWSSPIDER_JS_TIMEOUT_MS = int(_env("NEWSSPIDER_JS_TIMEOUT_MS", 30000))
+# render=js (scrapy-playwright): browser contexts at once.
+PLAYWRIGHT_MAX_CONTEXTS = _env("PLAYWRIGHT_MAX_CONTEXTS", 2, old="NEWSSPIDER_JS_MAX_CONTEXTS")
+# render=js: pages open at once in one browser context.
+PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = _env("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", 4,
+                                        old="NEWSSPIDER_JS_MAX_PAGES")
+# render=js: milliseconds a page's navigation may take.
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = _env("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", 30000,
+                                             old="NEWSSPIDER_JS_TIMEOUT_MS")
+# render=js: extra browser launch options as JSON (headless, args and NEWSSPIDER_CHROMIUM's path by default).
+PLAYWRIGHT_LAUNCH_OPTIONS: dict = _env("PLAYWRIGHT_LAUNCH_OPTIONS", {})
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+# Images, fonts, media and styles are not fetched by the browser: text is what we keep.
+PLAYWRIGHT_ABORT_REQUEST = "newsspider.runtime.abort_heavy_requests"
 # REDIS_URL set = share one crawl between processes through scrapy-redis.
 REDIS_URL = _env("REDIS_URL", "")
 
@@ -109,34 +130,34 @@ ITEM_PIPELINES.update(
 # Dropped items are logged by reason, never with their whole body.
 LOG_FORMATTER = "newsspider.logformatter.NewsspiderLogFormatter"
 # Longest string kept in a reject's copy of the item as scraped.
-NEWSSPIDER_REJECT_MAX_FIELD = int(_env("NEWSSPIDER_REJECT_MAX_FIELD", 262144))
-# Seconds between progress lines of `newsspider crawl` (0 = none).
-NEWSSPIDER_PROGRESS_INTERVAL = float(_env("NEWSSPIDER_PROGRESS_INTERVAL", 2))
+NEWSSPIDER_REJECT_MAX_FIELD = _env("NEWSSPIDER_REJECT_MAX_FIELD", 262144)
+# Seconds between updates of `newsspider crawl`'s progress line on a terminal (0 = none).
+NEWSSPIDER_PROGRESS_INTERVAL = _env("NEWSSPIDER_PROGRESS_INTERVAL", 2.0)
 
 # --- the store writer, dedup and runs (newsspider/store, pipelines/dedup.py, pipelines/store.py) ---
 # Articles per bulk_write; measured best on nx-27017 around 200-500 (see newsspider/store/bench.py).
-NEWSSPIDER_STORE_BATCH_SIZE = int(_env("NEWSSPIDER_STORE_BATCH_SIZE", 200))
+NEWSSPIDER_STORE_BATCH_SIZE = _env("NEWSSPIDER_STORE_BATCH_SIZE", 200)
 # Seconds an enqueued write may wait before a partial batch is flushed.
-NEWSSPIDER_STORE_FLUSH_SECONDS = float(_env("NEWSSPIDER_STORE_FLUSH_SECONDS", 0.25))
+NEWSSPIDER_STORE_FLUSH_SECONDS = _env("NEWSSPIDER_STORE_FLUSH_SECONDS", 0.25)
 # Writes queued between the pipelines and the writer thread; full = process_item awaits.
-NEWSSPIDER_STORE_QUEUE_SIZE = int(_env("NEWSSPIDER_STORE_QUEUE_SIZE", 1000))
+NEWSSPIDER_STORE_QUEUE_SIZE = _env("NEWSSPIDER_STORE_QUEUE_SIZE", 1000)
 # Writes held in memory while the store is unreachable; beyond, they spill to DATA_DIR/journal.
-NEWSSPIDER_STORE_MAX_PENDING = int(_env("NEWSSPIDER_STORE_MAX_PENDING", 5000))
+NEWSSPIDER_STORE_MAX_PENDING = _env("NEWSSPIDER_STORE_MAX_PENDING", 5000)
 # Seconds close() keeps retrying an unreachable store before journaling what is left.
-NEWSSPIDER_STORE_CLOSE_TIMEOUT = float(_env("NEWSSPIDER_STORE_CLOSE_TIMEOUT", 30))
+NEWSSPIDER_STORE_CLOSE_TIMEOUT = _env("NEWSSPIDER_STORE_CLOSE_TIMEOUT", 30.0)
 # Cap of the exponential backoff between write retries during an outage (seconds).
-NEWSSPIDER_STORE_RETRY_MAX_DELAY = float(_env("NEWSSPIDER_STORE_RETRY_MAX_DELAY", 10))
+NEWSSPIDER_STORE_RETRY_MAX_DELAY = _env("NEWSSPIDER_STORE_RETRY_MAX_DELAY", 10.0)
 # Seconds one write attempt waits for the server before counting as an outage.
-NEWSSPIDER_STORE_SERVER_TIMEOUT = float(_env("NEWSSPIDER_STORE_SERVER_TIMEOUT", 3))
+NEWSSPIDER_STORE_SERVER_TIMEOUT = _env("NEWSSPIDER_STORE_SERVER_TIMEOUT", 3.0)
 # SimHash Hamming distance at or under which two bodies are near duplicates (<= 3: exhaustive).
-NEWSSPIDER_NEAR_DUP_DISTANCE = int(_env("NEWSSPIDER_NEAR_DUP_DISTANCE", 3))
+NEWSSPIDER_NEAR_DUP_DISTANCE = _env("NEWSSPIDER_NEAR_DUP_DISTANCE", 3)
 # Recent articles kept in memory for in-run dedup (LRU; about 0.5 KB each).
-NEWSSPIDER_DEDUP_INDEX_SIZE = int(_env("NEWSSPIDER_DEDUP_INDEX_SIZE", 10000))
+NEWSSPIDER_DEDUP_INDEX_SIZE = _env("NEWSSPIDER_DEDUP_INDEX_SIZE", 10000)
 # Skip the store's duplicate lookup when no stored band key can hold a candidate
 # the index lacks (off by itself in scale-out; "false" when crawls share a database).
-NEWSSPIDER_DEDUP_BAND_FILTER = str(_env("NEWSSPIDER_DEDUP_BAND_FILTER", "true")).lower() in ("1", "true", "yes")
+NEWSSPIDER_DEDUP_BAND_FILTER = _env("NEWSSPIDER_DEDUP_BAND_FILTER", True)
 # Write one `runs` document per crawl.
-NEWSSPIDER_RUNS_ENABLED = str(_env("NEWSSPIDER_RUNS_ENABLED", "true")).lower() in ("1", "true", "yes")
+NEWSSPIDER_RUNS_ENABLED = _env("NEWSSPIDER_RUNS_ENABLED", True)
 ITEM_PIPELINES.update(
     {
         "newsspider.pipelines.dedup.DedupPipeline": 400,
@@ -153,25 +174,25 @@ NEWSSPIDER_SCHEDULE_COMMAND = _env("NEWSSPIDER_SCHEDULE_COMMAND", "")
 # Time zone the schedule's cron expressions are read in.
 NEWSSPIDER_SCHEDULE_TZ = _env("NEWSSPIDER_SCHEDULE_TZ", "UTC")
 # Seconds a stopping scheduler lets running crawls finish (after passing SIGTERM on) before killing.
-NEWSSPIDER_SCHEDULE_STOP_TIMEOUT = float(_env("NEWSSPIDER_SCHEDULE_STOP_TIMEOUT", 60))
+NEWSSPIDER_SCHEDULE_STOP_TIMEOUT = _env("NEWSSPIDER_SCHEDULE_STOP_TIMEOUT", 60.0)
 # Name shared by every worker of one Redis crawl (default: the portal name); keys are newsspider:<id>:*.
 NEWSSPIDER_CRAWL_ID = _env("NEWSSPIDER_CRAWL_ID", "")
 # Seconds the shared crawl must be idle (empty queue, every worker idle) before the workers stop.
-NEWSSPIDER_REDIS_IDLE_SECONDS = float(_env("NEWSSPIDER_REDIS_IDLE_SECONDS", 10))
+NEWSSPIDER_REDIS_IDLE_SECONDS = _env("NEWSSPIDER_REDIS_IDLE_SECONDS", 10.0)
 # Seconds between a worker's heartbeats in Redis.
-NEWSSPIDER_REDIS_HEARTBEAT_SECONDS = float(_env("NEWSSPIDER_REDIS_HEARTBEAT_SECONDS", 0.5))
+NEWSSPIDER_REDIS_HEARTBEAT_SECONDS = _env("NEWSSPIDER_REDIS_HEARTBEAT_SECONDS", 0.5)
 # Seconds without a heartbeat after which a worker counts as gone (crashed or killed).
-NEWSSPIDER_REDIS_WORKER_TIMEOUT = float(_env("NEWSSPIDER_REDIS_WORKER_TIMEOUT", 60))
+NEWSSPIDER_REDIS_WORKER_TIMEOUT = _env("NEWSSPIDER_REDIS_WORKER_TIMEOUT", 60.0)
 # Seconds an abandoned crawl's Redis keys live (refreshed by every heartbeat; a finished crawl deletes them).
-NEWSSPIDER_REDIS_KEY_TTL = int(_env("NEWSSPIDER_REDIS_KEY_TTL", 86400))
+NEWSSPIDER_REDIS_KEY_TTL = _env("NEWSSPIDER_REDIS_KEY_TTL", 86400)
 # Health checks at the end of every crawl; a failed one makes `newsspider crawl` exit 1.
-NEWSSPIDER_MONITOR_ENABLED = str(_env("NEWSSPIDER_MONITOR_ENABLED", "true")).lower() in ("1", "true", "yes")
+NEWSSPIDER_MONITOR_ENABLED = _env("NEWSSPIDER_MONITOR_ENABLED", True)
 # Fewest articles a run must see (scraped + already stored); 0 switches the check off.
-NEWSSPIDER_MONITOR_MIN_ITEMS = int(_env("NEWSSPIDER_MONITOR_MIN_ITEMS", 1))
+NEWSSPIDER_MONITOR_MIN_ITEMS = _env("NEWSSPIDER_MONITOR_MIN_ITEMS", 1)
 # Most ERROR log lines per downloaded response.
-NEWSSPIDER_MONITOR_MAX_ERROR_RATIO = float(_env("NEWSSPIDER_MONITOR_MAX_ERROR_RATIO", 0.1))
+NEWSSPIDER_MONITOR_MAX_ERROR_RATIO = _env("NEWSSPIDER_MONITOR_MAX_ERROR_RATIO", 0.1)
 # Most rejected items per item the spider yielded.
-NEWSSPIDER_MONITOR_MAX_REJECT_RATIO = float(_env("NEWSSPIDER_MONITOR_MAX_REJECT_RATIO", 0.25))
+NEWSSPIDER_MONITOR_MAX_REJECT_RATIO = _env("NEWSSPIDER_MONITOR_MAX_REJECT_RATIO", 0.25)
 # Finish reasons that count as a healthy end (comma-separated).
 NEWSSPIDER_MONITOR_FINISH_REASONS = _env(
     "NEWSSPIDER_MONITOR_FINISH_REASONS", "finished,closespider_itemcount"
@@ -186,37 +207,35 @@ NEWSSPIDER_IMAGE_PROXIES = _env("NEWSSPIDER_IMAGE_PROXIES", "")
 # Extra regexes (comma-separated) for placeholder image file names (last path segment).
 NEWSSPIDER_IMAGE_PLACEHOLDERS = _env("NEWSSPIDER_IMAGE_PLACEHOLDERS", "")
 # Longest summary taken from the first paragraph when the listing gave none.
-NEWSSPIDER_SUMMARY_MAX_CHARS = int(_env("NEWSSPIDER_SUMMARY_MAX_CHARS", 200))
+NEWSSPIDER_SUMMARY_MAX_CHARS = _env("NEWSSPIDER_SUMMARY_MAX_CHARS", 200)
 # Worker processes for the body stages (resolve, sanitize, fingerprint): "auto" = one per spare CPU (≤ 4), 0 = in-process.
 NEWSSPIDER_BODY_WORKERS = _env("NEWSSPIDER_BODY_WORKERS", "auto")
 # Niceness of the crawl's helper processes (body workers, embedded store): the crawl process goes first.
-NEWSSPIDER_HELPER_NICE = int(_env("NEWSSPIDER_HELPER_NICE", 5))
+NEWSSPIDER_HELPER_NICE = _env("NEWSSPIDER_HELPER_NICE", 5)
 # Download body images into this store (a path or s3://bucket/prefix); empty = off.
-NEWSSPIDER_IMAGES_STORE = _env("NEWSSPIDER_IMAGES_STORE", "")
+IMAGES_STORE = _env("IMAGES_STORE", "", old="NEWSSPIDER_IMAGES_STORE")
 # Rewrite body <img src> to this base URL + stored path; empty = keep the original URLs.
 NEWSSPIDER_IMAGES_BASE_URL = _env("NEWSSPIDER_IMAGES_BASE_URL", "")
 # Let image downloads reach loopback/private/link-local addresses (turns the SSRF guard off).
-NEWSSPIDER_IMAGES_ALLOW_PRIVATE = str(_env("NEWSSPIDER_IMAGES_ALLOW_PRIVATE", "false")).lower() in (
-    "1", "true", "yes",
-)
+NEWSSPIDER_IMAGES_ALLOW_PRIVATE = _env("NEWSSPIDER_IMAGES_ALLOW_PRIVATE", False)
 ITEM_PIPELINES.update(
     {
         "newsspider.pipelines.images.ImageResolvePipeline": 100,
         "newsspider.pipelines.normalize.NormalizePipeline": 200,
     }
 )
-# ImageDownloadPipeline (250) is added per crawl when NEWSSPIDER_IMAGES_STORE is set
+# ImageDownloadPipeline (250) is added per crawl when IMAGES_STORE is set
 # (newsspider.runtime.configure_crawler), so crawls without it log no "Disabled" warning.
 
 # --- feed spider & render=js (spiders/feed.py, extract/feed.py, extract/auto.py, runtime.py) ---
 # Feed/sitemap documents the `feed` spider walks (index + children, RFC 5005 pages) unless -a max_pages.
-NEWSSPIDER_FEED_MAX_DOCUMENTS = int(_env("NEWSSPIDER_FEED_MAX_DOCUMENTS", 20))
+NEWSSPIDER_FEED_MAX_DOCUMENTS = _env("NEWSSPIDER_FEED_MAX_DOCUMENTS", 20)
 # Text characters a feed entry's content:encoded/Atom content needs to be taken as the whole article.
-NEWSSPIDER_FEED_FULL_CONTENT_CHARS = int(_env("NEWSSPIDER_FEED_FULL_CONTENT_CHARS", 300))
+NEWSSPIDER_FEED_FULL_CONTENT_CHARS = _env("NEWSSPIDER_FEED_FULL_CONTENT_CHARS", 300)
 # Largest decompressed size of a gzipped sitemap (bytes).
-NEWSSPIDER_FEED_MAX_SITEMAP_BYTES = int(_env("NEWSSPIDER_FEED_MAX_SITEMAP_BYTES", 50 * 1024 * 1024))
+NEWSSPIDER_FEED_MAX_SITEMAP_BYTES = _env("NEWSSPIDER_FEED_MAX_SITEMAP_BYTES", 50 * 1024 * 1024)
 # render=js: after `load`, wait at most this long (ms) for the page to stop fetching; 0 = don't.
-NEWSSPIDER_JS_SETTLE_MS = int(_env("NEWSSPIDER_JS_SETTLE_MS", 3000))
+NEWSSPIDER_JS_SETTLE_MS = _env("NEWSSPIDER_JS_SETTLE_MS", 3000)
 # Project scrapy commands: `scrapy crawl` checks spider arguments and Chromium before starting.
 COMMANDS_MODULE = "newsspider.commands"
 
@@ -224,9 +243,9 @@ COMMANDS_MODULE = "newsspider.commands"
 # Cut-short bodies (Content-Length mismatch) fail and are retried, never stored half.
 DOWNLOAD_FAIL_ON_DATALOSS = True
 # Seconds before the first retry of a failed page; doubled for each further retry.
-NEWSSPIDER_RETRY_BACKOFF_BASE = float(_env("NEWSSPIDER_RETRY_BACKOFF_BASE", 0.5))
+NEWSSPIDER_RETRY_BACKOFF_BASE = _env("NEWSSPIDER_RETRY_BACKOFF_BASE", 0.5)
 # Longest wait before one retry (also caps a portal's Retry-After).
-NEWSSPIDER_RETRY_BACKOFF_MAX = float(_env("NEWSSPIDER_RETRY_BACKOFF_MAX", 10))
+NEWSSPIDER_RETRY_BACKOFF_MAX = _env("NEWSSPIDER_RETRY_BACKOFF_MAX", 10.0)
 # Scrapy's retry and redirect, plus backoff and redirect-loop detection (same settings, same stats).
 DOWNLOADER_MIDDLEWARES.update(
     {
@@ -238,7 +257,10 @@ DOWNLOADER_MIDDLEWARES.update(
 )
 # A crawl that did not finish (killed, stopped, a listing page lost) is resumed by the next run:
 # it walks past listing pages whose articles are all stored (kept in the `crawl_state` collection).
-NEWSSPIDER_RESUME_ENABLED = str(_env("NEWSSPIDER_RESUME_ENABLED", "true")).lower() in (
-    "1", "true", "yes",
-)
+NEWSSPIDER_RESUME_ENABLED = _env("NEWSSPIDER_RESUME_ENABLED", True)
 
+
+# --- every other Scrapy and scrapy-playwright setting ---------------------------
+# From the environment under its own name (DOWNLOAD_DELAY=2, JOBDIR=crawls/1, HTTPCACHE_ENABLED=1),
+# typed as Scrapy's default; names assigned above and credentials are not read this way.
+globals().update(_scrapy_settings_from_env(globals()))

@@ -31,8 +31,12 @@ def _project_settings(env: dict[str, str] | None = None) -> dict:
         " 'AUTOTHROTTLE_ENABLED', 'CONCURRENT_REQUESTS', 'CONCURRENT_REQUESTS_PER_DOMAIN',"
         " 'USER_AGENT', 'REMOTE_CONTROL_ENABLED', 'CONCURRENT_ITEMS')}))\n"
     )
+    from newsspider import settings
+    from newsspider.config import DECLARED
+
+    assert settings.BOT_NAME  # imported: DECLARED holds every setting's name
     clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("NEWSSPIDER_", "MONGO_", "REDIS_"))}
+             if not k.startswith(("NEWSSPIDER_", "MONGO_", "REDIS_")) and k not in DECLARED}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**clean, **(env or {})},
                           capture_output=True, text=True, timeout=60, check=True)
     import json
@@ -52,12 +56,12 @@ def test_polite_crawling_defaults() -> None:
 def test_items_per_response_bounded_and_configurable() -> None:
     # Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output.
     assert int(_project_settings()["CONCURRENT_ITEMS"]) == 8
-    assert int(_project_settings({"NEWSSPIDER_CONCURRENT_ITEMS": "32"})["CONCURRENT_ITEMS"]) == 32
+    assert int(_project_settings({"CONCURRENT_ITEMS": "32"})["CONCURRENT_ITEMS"]) == 32
 
 
 def test_user_agent_comes_from_the_environment() -> None:
     agent = "acme-news-bot/2.0 (+https://acme.example/bot)"
-    assert _project_settings({"NEWSSPIDER_USER_AGENT": agent})["USER_AGENT"] == agent
+    assert _project_settings({"USER_AGENT": agent})["USER_AGENT"] == agent
 
 
 @pytest.fixture(scope="module")

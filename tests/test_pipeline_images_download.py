@@ -124,8 +124,8 @@ def test_not_configured_without_store() -> None:
 
     from newsspider.pipelines.download import ImageDownloadPipeline
 
-    with pytest.raises(NotConfigured, match="NEWSSPIDER_IMAGES_STORE"):
-        ImageDownloadPipeline.from_crawler(get_crawler(settings_dict={"NEWSSPIDER_IMAGES_STORE": ""}))
+    with pytest.raises(NotConfigured, match="IMAGES_STORE"):
+        ImageDownloadPipeline.from_crawler(get_crawler(settings_dict={"IMAGES_STORE": ""}))
 
 
 def _run_crawl(server: str, store: str, allow_private: bool, out: str) -> None:
@@ -163,7 +163,7 @@ def _run_crawl(server: str, store: str, allow_private: bool, out: str) -> None:
             "TELNETCONSOLE_ENABLED": False,
             "RETRY_ENABLED": False,
             "ITEM_PIPELINES": {"newsspider.pipelines.download.ImageDownloadPipeline": 250, Collect: 900},
-            "NEWSSPIDER_IMAGES_STORE": store,
+            "IMAGES_STORE": store,
             "NEWSSPIDER_IMAGES_BASE_URL": "https://img.example/",
             "NEWSSPIDER_IMAGES_ALLOW_PRIVATE": allow_private,
         }

@@ -17,7 +17,7 @@ redirects are not followed (Scrapy's ``MEDIA_ALLOW_REDIRECTS`` default), so a
 public URL cannot bounce the request to an internal host.  A refused or
 failed image is a stat and a log line; the article always goes on.
 
-Settings: ``NEWSSPIDER_IMAGES_STORE`` (a path or ``s3://bucket/prefix``;
+Settings: ``IMAGES_STORE`` (a path or ``s3://bucket/prefix``;
 unset = NotConfigured), ``NEWSSPIDER_IMAGES_BASE_URL``,
 ``NEWSSPIDER_IMAGES_ALLOW_PRIVATE``; Scrapy's ``IMAGES_*``/``AWS_*`` apply.
 
@@ -91,9 +91,9 @@ class ImageDownloadPipeline(ImagesPipeline):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ImageDownloadPipeline:
-        store = crawler.settings.get("NEWSSPIDER_IMAGES_STORE")
+        store = crawler.settings.get("IMAGES_STORE")
         if not store:
-            raise NotConfigured("NEWSSPIDER_IMAGES_STORE is not set: image download is off")
+            raise NotConfigured("IMAGES_STORE is not set: image download is off")
         cls._update_stores(crawler.settings)
         return cls(store, crawler=crawler)
 

@@ -1,0 +1,235 @@
+"""How a setting is declared, and how it is read from the environment and from ``-s``.
+
+Every setting is declared once, in ``newsspider/settings.py``, with a one-line
+comment and a typed default::
+
+    # Seconds to wait for the store (embedded or remote) to answer at start.
+    NEWSSPIDER_STORE_START_TIMEOUT = _env("NEWSSPIDER_STORE_START_TIMEOUT", 30.0)
+
+The default's type is the setting's type: ``True``/``False`` a boolean,
+``3`` a whole number, ``30.0`` a number (write seconds as ``30.0``), ``""`` a
+string, ``[]`` a list, ``{}`` a dict.  The environment variable of the same name,
+when set, replaces the default; a value the type does not accept stops the
+program at once with one line naming the setting and what it accepts (exit
+code 2), whatever the command, ``scrapy list`` included.  ``-s NAME=VALUE``
+goes through the same check in ``scrapy crawl`` and ``newsspider``
+(:func:`check_settings`).
+
+Scrapy's and its plugins' settings keep their own names (``CONCURRENT_REQUESTS``,
+``PLAYWRIGHT_MAX_CONTEXTS``); ``NEWSSPIDER_*`` is only for newsspider's own.
+A renamed setting keeps its old name for one release: ``old="NEWSSPIDER_…"``
+reads it, with a :class:`DeprecatedSettingWarning`, when the new name is not set.
+Any other Scrapy setting is read from the environment under its own name too
+(:func:`scrapy_settings_from_env`).
+
+This module and the CLI are the only code that reads the environment.
+Hand-written rather than pydantic-settings: Scrapy's settings are a flat
+module of names, and the whole rule is a dozen lines of parsing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar
+
+from newsspider.exitcodes import UsageExit
+
+T = TypeVar("T")
+
+# When the old names of renamed settings stop being read.
+OLD_NAMES_UNTIL = "newsspider 0.2"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+# Credentials are never taken from the environment by the catch-all of
+# scrapy_settings_from_env (Scrapy would log them as overridden settings);
+# botocore reads AWS_* from the environment by itself.
+_SECRET = re.compile(r"PASS|SECRET|TOKEN|^AWS_|_USER(NAME)?$")
+_PLUGIN_PREFIXES = ("PLAYWRIGHT_",)
+
+
+class SettingError(UsageExit):
+    """A setting's value is not one its type accepts (the one-line message is already printed)."""
+
+
+class DeprecatedSettingWarning(FutureWarning):
+    """A setting was given under its old name (read for one more release)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    name: str
+    default: Any
+    old: str | None = None
+    choices: tuple[str, ...] = ()
+
+    @property
+    def accepts(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        return _ACCEPTS[_kind(self.default)]
+
+
+# Every setting declared with env(), by name (filled as newsspider.settings is imported).
+DECLARED: dict[str, Declaration] = {}
+
+_ACCEPTS = {
+    bool: "true or false (also yes/no, on/off, 1/0)",
+    int: "a whole number",
+    float: "a number",
+    str: "any text",
+    list: "a comma-separated list or a JSON array",
+    dict: "a JSON object",
+}
+
+
+def _kind(default: Any) -> type:
+    for kind in (bool, int, float, list, dict):  # bool before int: True is an int
+        if isinstance(default, kind):
+            return kind
+    if isinstance(default, tuple):
+        return list
+    return str
+
+
+def parse_value(decl: Declaration, text: str) -> Any:
+    """``text`` as ``decl``'s type; ``ValueError`` when the type does not accept it."""
+    kind = _kind(decl.default)
+    word = text.strip()
+    if decl.choices:
+        for choice in decl.choices:
+            if word.upper() == choice.upper():
+                return choice
+        raise ValueError(text)
+    if kind is bool:
+        if word.lower() in _TRUE:
+            return True
+        if word.lower() in _FALSE:
+            return False
+        raise ValueError(text)
+    if kind is int:
+        return int(word)
+    if kind is float:
+        return float(word)
+    if kind is dict:
+        value = json.loads(word)
+        if not isinstance(value, dict):
+            raise ValueError(text)
+        return value
+    if kind is list:
+        if word.startswith("["):
+            value = json.loads(word)
+            if not isinstance(value, list):
+                raise ValueError(text)
+            return value
+        return [part.strip() for part in word.split(",") if part.strip()]
+    return text
+
+
+def _bad(name: str, text: str, where: str, accepts: str) -> NoReturn:
+    message = f"{name}={text!r} ({where}) is not a valid value: expected {accepts}"
+    print(f"newsspider: {message}", file=sys.stderr, flush=True)
+    raise SettingError(message)
+
+
+def _deprecated(old: str, new: str, *, ignored: bool = False) -> None:
+    tail = f"{new} is set too, so {old} is ignored" if ignored else f"set {new} instead"
+    warnings.warn(f"{old} is deprecated and read only until {OLD_NAMES_UNTIL}: {tail}",
+                  DeprecatedSettingWarning, stacklevel=3)
+
+
+def env(name: str, default: T, *, old: str | None = None, choices: Iterable[str] = ()) -> T:
+    """The setting ``name``: its environment variable parsed as ``default``'s type, else ``default``.
+
+    ``old`` is the setting's previous name, still read (with a warning) for one
+    release; ``choices`` restricts a string to those words (matched case-insensitively).
+    An empty variable counts as unset, except for a string setting.
+    """
+    decl = Declaration(name, default, old, tuple(choices))
+    DECLARED[name] = decl
+    source = name
+    text = os.environ.get(name)
+    if old is not None and os.environ.get(old) is not None:
+        _deprecated(old, name, ignored=text is not None)
+        if text is None:
+            source, text = old, os.environ[old]
+    if text is None or (text == "" and _kind(default) is not str):
+        return default
+    try:
+        value: T = parse_value(decl, text)
+    except ValueError:
+        _bad(source, text, "in the environment", decl.accepts)
+    return value
+
+
+def check_settings(settings: Any, priority: str = "cmdline") -> None:
+    """Parse the ``-s NAME=VALUE`` strings of declared settings as their type, in place.
+
+    Also moves a value given under a setting's old name to the new one (with
+    the deprecation warning).  A bad value exits 2 with one line (:class:`SettingError`).
+    """
+    level = settings.getpriority  # None when the setting is absent
+    for decl in DECLARED.values():
+        if decl.old is not None and (level(decl.old) or 0) >= _priority(priority):
+            _deprecated(decl.old, decl.name, ignored=(level(decl.name) or 0) >= _priority(priority))
+            if (level(decl.name) or 0) < _priority(priority):
+                _set_parsed(settings, decl, decl.old, settings[decl.old], priority)
+        value = settings[decl.name]
+        if (level(decl.name) or 0) >= _priority(priority) and isinstance(value, str):
+            _set_parsed(settings, decl, decl.name, value, priority)
+
+
+def _set_parsed(settings: Any, decl: Declaration, given_as: str, value: Any, priority: str) -> None:
+    if isinstance(value, str):
+        try:
+            value = parse_value(decl, value)
+        except ValueError:
+            _bad(given_as, value, "-s", decl.accepts)
+    settings.set(decl.name, value, priority=priority)
+
+
+def _priority(name: str) -> int:
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    return SETTINGS_PRIORITIES[name]
+
+
+def scrapy_settings_from_env(assigned: Mapping[str, Any]) -> dict[str, Any]:
+    """Every other Scrapy (or scrapy-playwright) setting found in the environment, under its own name.
+
+    ``assigned`` is the settings module's namespace: a name it sets is fixed
+    there (``TELNETCONSOLE_ENABLED = False``) or declared with :func:`env`, so
+    it is skipped.  Values are parsed as Scrapy's default's type
+    (``DOWNLOAD_DELAY=1.5``, ``HTTPCACHE_ENABLED=true``, ``JOBDIR=crawls/1``);
+    scrapy-playwright's reach Scrapy as text, which its typed getters read.
+    """
+    from scrapy.settings import default_settings
+
+    found: dict[str, Any] = {}
+    for name, text in os.environ.items():
+        if name in assigned or name in DECLARED or _SECRET.search(name) or text == "":
+            continue
+        if name.startswith(_PLUGIN_PREFIXES):
+            found[name] = text
+            continue
+        if not name.isupper() or not hasattr(default_settings, name):
+            continue
+        default = getattr(default_settings, name)
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            default = 0.0  # Scrapy's getint/getfloat read the number; 0 vs 0.0 is not a contract
+        decl = Declaration(name, default)
+        try:
+            value = parse_value(decl, text)
+        except ValueError:
+            _bad(name, text, "in the environment", decl.accepts)
+        if isinstance(value, float) and value.is_integer() and isinstance(
+            getattr(default_settings, name), int
+        ):
+            value = int(value)
+        found[name] = value
+    return found
