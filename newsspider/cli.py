@@ -1,13 +1,18 @@
-"""``newsspider``: crawl, demo, replica, store, runs, export.
+"""``newsspider``: crawl, demo, replica, store, runs, export, schedule.
 
-Exit codes (every subcommand):
+Exit codes (every subcommand; ``newsspider/exitcodes.py``):
   0  done, every check passed
   1  the crawl ran but failed a health check, or left items journaled
      because the store was unreachable (the message says how many and where)
-  2  usage error (bad arguments, unknown portal)
+  2  usage error (bad arguments, unknown portal, a setting's bad value): one line
   3  the store could not be started or reached
 
-The CLI is, with ``settings.py``, the only code that reads the environment.
+``newsspider crawl`` is ``scrapy crawl`` (the project's command,
+``newsspider/commands/crawl.py``: same options, same exit codes) run from
+anywhere, with a progress line when stderr is a terminal.  Errors become exit
+codes in one place, :func:`main`.
+
+The CLI is, with ``settings.py`` (``newsspider/config.py``), the only code that reads the environment.
 """
 
 from __future__ import annotations
@@ -21,30 +26,35 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
+from scrapy.cmdline import ScrapyArgumentParser
+from scrapy.settings import SETTINGS_PRIORITIES
+
+from newsspider.exitcodes import EXIT_OK, EXIT_STORE, EXIT_USAGE, UsageExit
+
+__all__ = ["EXIT_OK", "EXIT_STORE", "EXIT_USAGE", "main"]
+CMDLINE = SETTINGS_PRIORITIES["cmdline"]  # what -s sets; the CLI's own choices yield to it
 
 
-def _project_settings(overrides: Sequence[str] = ()) -> Any:
+class CliError(Exception):
+    """Ends a command with ``code`` and the one-line ``message`` (see :func:`main`)."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(ScrapyArgumentParser):
+    """Scrapy's argument parser (``-o -:json`` works) whose usage errors are one line, exit 2."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _project_settings() -> Any:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "newsspider.settings")
     from scrapy.utils.project import get_project_settings
 
-    settings = get_project_settings()
-    for pair in overrides:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"newsspider: -s expects NAME=VALUE, got {pair!r}")
-        settings.set(name, value, priority="cmdline")
-    return settings
-
-
-def _spider_args(pairs: Sequence[str]) -> dict[str, str]:
-    args = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"newsspider: -a expects NAME=VALUE, got {pair!r}")
-        args[name] = value
-    return args
+    return get_project_settings()
 
 
 @contextmanager
@@ -63,8 +73,7 @@ def open_database(settings: Any) -> Iterator[Any]:
         try:
             uri = embedded.start()
         except StoreStartError as exc:
-            print(f"newsspider: {exc}", file=sys.stderr)
-            raise SystemExit(EXIT_STORE) from exc
+            raise CliError(EXIT_STORE, str(exc)) from exc
     client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=10000)
     try:
         yield client[settings.get("MONGO_DATABASE")]
@@ -77,59 +86,48 @@ def open_database(settings: Any) -> Iterator[Any]:
 # -- crawl -----------------------------------------------------------------
 
 
-def run_crawl(
-    portal: str,
-    spider_args: dict[str, str],
-    settings: Any,
-    progress: bool = True,
-) -> tuple[int, dict[str, Any]]:
-    """Run one crawl in this process; returns ``(exit code, final stats)``."""
-    from scrapy.crawler import CrawlerProcess
+def crawl_command(settings: Any) -> Any:
+    """The project's ``scrapy crawl`` command, holding ``settings`` (as ``scrapy.cmdline`` sets it up)."""
+    from newsspider.commands.crawl import Command
 
-    from newsspider.portals import all_portals
-    from newsspider.spiders.base import SpiderArgumentError
-
-    if portal not in all_portals() and portal != "feed":
-        known = ", ".join(sorted([*all_portals(), "feed"]))
-        print(f"newsspider: unknown portal {portal!r}; known: {known}", file=sys.stderr)
-        return EXIT_USAGE, {}
-    if progress:
-        extensions = dict(settings.getdict("EXTENSIONS"))
-        extensions["newsspider.extensions.progress.ProgressLine"] = 900
-        settings.set("EXTENSIONS", extensions, priority="cmdline")
-    process = CrawlerProcess(settings, install_root_handler=True)
-    crawler = process.create_crawler(portal)
-    # The spider is created inside the running crawl, where an error is a traceback:
-    # check the arguments and the browser first (newsspider.spiders.base.NewsSpider).
-    from newsspider.runtime import RenderUnavailableError
-
-    try:
-        check: Any = getattr(crawler.spidercls, "check_arguments", None)
-        if check is not None:  # every newsspider spider has it (NewsSpider)
-            check(crawler.settings, **spider_args)
-    except (SpiderArgumentError, RenderUnavailableError) as exc:
-        print(f"newsspider: {exc}", file=sys.stderr)
-        return EXIT_USAGE, {}
-    process.crawl(crawler, **spider_args)
-    process.start()
-    stats = crawler.stats.get_stats() if crawler.stats else {}
-    return crawl_exit_code(crawler, stats), stats
+    command = Command()
+    settings.setdict(command.default_settings, priority="command")
+    command.settings = settings
+    return command
 
 
-def crawl_exit_code(crawler: Any, stats: dict[str, Any]) -> int:
-    if stats.get("newsspider/store/unavailable"):
-        return EXIT_STORE
-    if stats.get("newsspider/store/journaled") or stats.get("newsspider/monitor/failed"):
-        return EXIT_CHECKS
-    if stats.get("finish_reason") not in ("finished", "closespider_itemcount", None):
-        return EXIT_CHECKS
-    return EXIT_OK
+def show_progress(settings: Any) -> None:
+    """The progress line instead of Scrapy's periodic log line (unless ``-s LOGSTATS_INTERVAL``)."""
+    extensions = dict(settings.getdict("EXTENSIONS"))
+    extensions["newsspider.extensions.progress.ProgressLine"] = 900
+    settings.set("EXTENSIONS", extensions, priority="cmdline")
+    if (settings.getpriority("LOGSTATS_INTERVAL") or 0) < CMDLINE:
+        settings.set("LOGSTATS_INTERVAL", 0, priority="cmdline")
+
+
+def start_crawl(command: Any, portal: str, opts: argparse.Namespace, progress: bool) -> int:
+    """Run the crawl as ``scrapy.cmdline.execute`` runs ``scrapy crawl``; options already processed."""
+    from scrapy.cmdline import _run_command
+    from scrapy.crawler import AsyncCrawlerProcess, CrawlerProcess
+
+    settings = command.settings
+    if progress and sys.stderr.isatty():
+        show_progress(settings)
+    asyncio = settings["TWISTED_REACTOR"] == "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+    if (asyncio and not settings.getbool("FORCE_CRAWLER_PROCESS")) or not settings.getbool(
+        "TWISTED_REACTOR_ENABLED"
+    ):
+        command.crawler_process = AsyncCrawlerProcess(settings)
+    else:
+        command.crawler_process = CrawlerProcess(settings)
+    _run_command(command, [portal], opts)
+    return int(command.exitcode)
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    settings = _project_settings(args.set)
-    code, _ = run_crawl(args.portal, _spider_args(args.arg), settings, progress=not args.quiet)
-    return code
+    command = args.crawl_command
+    command.process_options([args.portal], args)
+    return start_crawl(command, args.portal, args, progress=not args.quiet)
 
 
 # -- demo ------------------------------------------------------------------
@@ -163,22 +161,26 @@ def summary_table(stats: dict[str, Any], elapsed: float) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     from newsspider.replica.server import ReplicaServer
 
-    settings = _project_settings(args.set)
+    command = args.crawl_command
+    command.process_options(["ofweek"], args)
+    settings = command.settings
+    # The demo's own defaults, unless given with -s (or MONGO_DATABASE in the environment).
+    demo = {"ROBOTSTXT_OBEY": True, "AUTOTHROTTLE_ENABLED": False, "LOG_LEVEL": "WARNING"}
     if not os.environ.get("MONGO_DATABASE"):
-        settings.set("MONGO_DATABASE", "newsspider_demo", priority="cmdline")
-    settings.set("ROBOTSTXT_OBEY", True, priority="cmdline")
-    settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
-    settings.set("LOG_LEVEL", args.log_level, priority="cmdline")
+        demo["MONGO_DATABASE"] = "newsspider_demo"
+    for name, value in demo.items():
+        if (settings.getpriority(name) or 0) < CMDLINE:
+            settings.set(name, value, priority="cmdline")
     with open_database(settings) as db:
         # The demo database is the demo's own: start from empty so the summary is the same each run.
         db.client.drop_database(db.name)
     with ReplicaServer(port=args.port) as replica:
         print(f"replica portal at {replica.listing_url}", file=sys.stderr)
+        args.spargs["start_url"] = replica.listing_url
         started = time.monotonic()
-        code, stats = run_crawl(
-            "ofweek", {"start_url": replica.listing_url}, settings, progress=not args.quiet
-        )
+        code = start_crawl(command, "ofweek", args, progress=not args.quiet)
         elapsed = time.monotonic() - started
+    stats = command.crawler.stats.get_stats() if command.crawler is not None else {}
     print(summary_table(stats, elapsed))
     data_dir = settings.get("NEWSSPIDER_DATA_DIR")
     where = settings.get("MONGO_URI") or f"embedded store in {os.path.abspath(data_dir)}/store"
@@ -200,8 +202,7 @@ def cmd_store(args: argparse.Namespace) -> int:
     try:
         uri = store.start()
     except StoreStartError as exc:
-        print(f"newsspider: {exc}", file=sys.stderr)
-        return EXIT_STORE
+        raise CliError(EXIT_STORE, str(exc)) from exc
     print(f"embedded store listening: MONGO_URI={uri} (data in {store.data_dir}); Ctrl-C stops it",
           flush=True)
     try:
@@ -217,7 +218,7 @@ def cmd_store(args: argparse.Namespace) -> int:
 def cmd_replica(args: argparse.Namespace) -> int:
     from newsspider.replica import __main__ as replica_main
 
-    return int(replica_main.main(args.replica_args) or 0)
+    return replica_main.serve(args)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -260,46 +261,58 @@ def cmd_export(args: argparse.Namespace) -> int:
         return int(run_export(args, db=db))
 
 
-# -- the parser ------------------------------------------------------------
+# -- the parser and the one place errors become exit codes -------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
+def version() -> str:
+    from importlib.metadata import version as installed
+
+    import scrapy
+
+    return (f"newsspider {installed('newsspider')} (Scrapy {scrapy.__version__}, "
+            f"Python {sys.version.split()[0]})")
+
+
+def build_parser(settings: Any) -> argparse.ArgumentParser:
     from newsspider.export.cli import add_export_parser
+    from newsspider.replica import __main__ as replica_main
     from newsspider.scheduler import add_schedule_parser
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="newsspider",
         description="Harvest news portals into MongoDB.",
         epilog="exit codes: 0 ok; 1 crawl failed a check or left items journaled; "
         "2 usage error; 3 store unavailable",
     )
+    parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    crawl = sub.add_parser("crawl", help="crawl one portal into the store",
-                           description="Crawl one portal (see `scrapy list`) into the store.")
+    crawl = sub.add_parser(
+        "crawl", help="crawl one portal into the store (= scrapy crawl)",
+        description="Crawl one portal (see `scrapy list`) into the store: `scrapy crawl` with "
+        "the same options and exit codes, from any directory, with a progress line on a terminal.",
+    )
     crawl.add_argument("portal", help="portal (spider) name, e.g. ofweek, or feed")
-    crawl.add_argument("-a", dest="arg", action="append", default=[], metavar="NAME=VALUE",
-                       help="spider argument: start_url, max_pages, since, render=js, full=1")
-    crawl.add_argument("-s", dest="set", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a setting")
     crawl.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    crawl.set_defaults(func=cmd_crawl)
+    command = crawl_command(settings)
+    command.add_options(crawl)
+    crawl.set_defaults(func=cmd_crawl, crawl_command=command)
 
-    demo = sub.add_parser("demo", help="crawl the bundled replica portal into the embedded store",
-                          description="Serve the bundled OFweek replica on loopback, crawl it "
-                          "into the store (database newsspider_demo unless MONGO_DATABASE is "
-                          "set) and print a summary.")
+    demo = sub.add_parser(
+        "demo", help="crawl the bundled replica portal into the embedded store",
+        description="Serve the bundled OFweek replica on loopback, crawl it into the store "
+        "(database newsspider_demo unless MONGO_DATABASE is set; log level WARNING unless -L) "
+        "and print a summary. Takes the options of `newsspider crawl`.",
+    )
     demo.add_argument("--port", type=int, default=0, help="replica port (default: any free)")
-    demo.add_argument("--log-level", default="WARNING", help="crawl log level (default WARNING)")
-    demo.add_argument("-s", dest="set", action="append", default=[], metavar="NAME=VALUE")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    demo.set_defaults(func=cmd_demo)
+    demo_command = crawl_command(settings.copy())
+    demo_command.add_options(demo)
+    demo.set_defaults(func=cmd_demo, crawl_command=demo_command)
 
     replica = sub.add_parser("replica", help="serve the bundled portal replica on loopback",
-                             description="Serve the bundled portal replica; arguments are "
-                             "passed to `python -m newsspider.replica` (see its --help).",
-                             add_help=False)
-    replica.add_argument("replica_args", nargs=argparse.REMAINDER)
+                             description=replica_main.DESCRIPTION)
+    replica_main.add_arguments(replica)
     replica.set_defaults(func=cmd_replica)
 
     store = sub.add_parser("store", help="run the embedded MongoDB-compatible store",
@@ -322,10 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Parse, run the command, and turn what went wrong into its exit code and one line."""
+    from pymongo.errors import ConnectionFailure
+    from scrapy.exceptions import UsageError
+
     logging.captureWarnings(True)
-    code = int(args.func(args))
+    try:
+        args = build_parser(_project_settings()).parse_args(argv)
+        code = int(args.func(args))
+    except UsageExit:  # its line is already printed
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"newsspider: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"newsspider: {exc}", file=sys.stderr)
+        return exc.code
+    except ConnectionFailure as exc:
+        print(f"newsspider: store unavailable: {exc}", file=sys.stderr)
+        return EXIT_STORE
     if argv is None and args.func is cmd_crawl:
         # The program is this crawl, and it is over (store flushed and
         # stopped, workers gone): leave without the interpreter's teardown,

@@ -68,6 +68,18 @@ class CrawlResult:
         return f"CrawlResult(rc={self.returncode}, stderr tail={self.stderr[-3000:]!r})"
 
 
+def settings_free_env(**env: str) -> dict[str, str]:
+    """This process's environment without any newsspider, Scrapy or plugin setting's variable, plus ``env``."""
+    from newsspider import settings
+    from newsspider.config import DECLARED
+
+    assert settings.BOT_NAME and DECLARED  # settings imported: DECLARED names every setting
+    drop = {*DECLARED, *(d.old for d in DECLARED.values() if d.old)}
+    clean = {k: v for k, v in os.environ.items()
+             if k not in drop and not k.startswith(("NEWSSPIDER_", "PLAYWRIGHT_"))}
+    return {**clean, **env}
+
+
 def crawl_command(spider: str, *args: str, settings: dict | None = None) -> list[str]:
     """``scrapy crawl <spider> -a … -s …`` as a user would type it (AutoThrottle off, INFO logs)."""
     import sys

@@ -22,7 +22,7 @@ from pymongo import MongoClient
 
 from newsspider.replica.server import ReplicaServer
 from newsspider.store.embedded import EmbeddedStore
-from tests.conftest import REPO, crawl_command
+from tests.conftest import REPO
 
 
 def _processes_using(path: Path) -> list[str]:
@@ -35,13 +35,12 @@ def _processes_using(path: Path) -> list[str]:
 
 
 def _command(program: str, listing_url: str, log: Path, feed: Path) -> list[str]:
-    if program == "scrapy crawl":
-        return crawl_command("ofweek", f"start_url={listing_url}", "full=1",
-                             settings={"LOG_FILE": str(log)}) + ["-o", str(feed)]
-    feeds = json.dumps({str(feed): {"format": "jsonlines"}})
-    return [sys.executable, "-m", "newsspider.cli", "crawl", "--quiet", "ofweek",
-            "-a", f"start_url={listing_url}", "-a", "full=1", "-s", "AUTOTHROTTLE_ENABLED=False",
-            "-s", f"LOG_FILE={log}", "-s", f"FEEDS={feeds}"]
+    """The same crawl with the same options, through either command."""
+    argv = ([str(Path(sys.executable).with_name("scrapy")), "crawl"] if program == "scrapy crawl"
+            else [sys.executable, "-m", "newsspider.cli", "crawl", "--quiet"])
+    return [*argv, "ofweek", "-a", f"start_url={listing_url}", "-a", "full=1",
+            "-s", "AUTOTHROTTLE_ENABLED=False", "-L", "INFO", "--logfile", str(log),
+            "-o", f"{feed}:jsonlines"]
 
 
 @pytest.mark.parametrize("program", ["scrapy crawl", "newsspider crawl"])

@@ -3,7 +3,6 @@ crawling, and credentials that come from the environment and never reach a log l
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import sys
 import pytest
 
 from newsspider.replica.server import ReplicaServer
-from tests.conftest import REPO, scrapy_crawl
+from tests.conftest import REPO, scrapy_crawl, settings_free_env
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +30,8 @@ def _project_settings(env: dict[str, str] | None = None) -> dict:
         " 'AUTOTHROTTLE_ENABLED', 'CONCURRENT_REQUESTS', 'CONCURRENT_REQUESTS_PER_DOMAIN',"
         " 'USER_AGENT', 'REMOTE_CONTROL_ENABLED', 'CONCURRENT_ITEMS')}))\n"
     )
-    from newsspider import settings
-    from newsspider.config import DECLARED
-
-    assert settings.BOT_NAME  # imported: DECLARED holds every setting's name
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("NEWSSPIDER_", "MONGO_", "REDIS_")) and k not in DECLARED}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**clean, **(env or {})},
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO,
+                          env=settings_free_env(**(env or {})),
                           capture_output=True, text=True, timeout=60, check=True)
     import json
 

@@ -8,7 +8,6 @@ commands (``scrapy list``, ``scrapy crawl``, ``newsspider``) in a subprocess.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import warnings
@@ -18,23 +17,14 @@ import pytest
 from scrapy.settings import Settings
 
 from newsspider import settings as project
-from newsspider.config import DECLARED, DeprecatedSettingWarning, SettingError, check_settings
+from newsspider.config import DeprecatedSettingWarning, SettingError, check_settings
 from newsspider.replica.faults import FaultPlan
 from newsspider.replica.model import Scenario
 from newsspider.replica.server import ReplicaServer
-from tests.conftest import REPO
+from tests.conftest import REPO, settings_free_env
 
 SCRAPY = str(Path(sys.executable).with_name("scrapy"))
 NEWSSPIDER = str(Path(sys.executable).with_name("newsspider"))
-
-
-def _clean_env(**env: str) -> dict[str, str]:
-    """This process's environment without any setting's variable, plus ``env``."""
-    assert project.BOT_NAME and DECLARED  # settings imported: DECLARED names every setting
-    drop = {*DECLARED, *(d.old for d in DECLARED.values() if d.old)}
-    clean = {k: v for k, v in os.environ.items()
-             if k not in drop and not k.startswith(("NEWSSPIDER_", "PLAYWRIGHT_"))}
-    return {**clean, **env}
 
 
 def _settings(*names: str, **env: str) -> tuple[dict, str]:
@@ -46,14 +36,14 @@ def _settings(*names: str, **env: str) -> tuple[dict, str]:
         "s = get_project_settings()\n"
         f"print(json.dumps({{k: s[k] for k in {list(names)!r}}}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_clean_env(**env),
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=settings_free_env(**env),
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), proc.stderr
 
 
 def _run(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=REPO, env=_clean_env(**env), capture_output=True, text=True,
+    return subprocess.run(argv, cwd=REPO, env=settings_free_env(**env), capture_output=True, text=True,
                           timeout=120, check=False)
 
 

@@ -1,7 +1,10 @@
-"""A one-line progress report on stderr: pages, items, items/s, rejects.
+"""A one-line progress report on a terminal: pages, items, items/s, rejects, duplicates.
 
-Enabled by ``newsspider crawl`` (not by ``scrapy crawl``, whose log already
-says as much).  Settings: ``NEWSSPIDER_PROGRESS_INTERVAL`` (seconds).
+Enabled by ``newsspider crawl`` when stderr is a terminal, in place of
+Scrapy's periodic log line (``LOGSTATS_INTERVAL``); off a terminal, and in
+``scrapy crawl``, Scrapy's log says as much.  The line is rewritten in place
+(``\r``) and ended at the close.  Settings: ``NEWSSPIDER_PROGRESS_INTERVAL``
+(seconds).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ class ProgressLine:
         self.crawler = crawler
         self.interval = interval
         self.stream = stream
-        self.tty = stream.isatty()
         self.started = time.monotonic()
         self.loop: task.LoopingCall | None = None
 
@@ -30,6 +32,8 @@ class ProgressLine:
         interval = crawler.settings.getfloat("NEWSSPIDER_PROGRESS_INTERVAL", 2.0)
         if interval <= 0:
             raise NotConfigured("NEWSSPIDER_PROGRESS_INTERVAL is 0")
+        if not sys.stderr.isatty():
+            raise NotConfigured("stderr is not a terminal: Scrapy's log reports progress")
         ext = cls(crawler, interval, sys.stderr)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -47,8 +51,7 @@ class ProgressLine:
         )
 
     def report(self) -> None:
-        end = "\r" if self.tty else "\n"
-        self.stream.write(self.line() + end)
+        self.stream.write(self.line() + "\r")
         self.stream.flush()
 
     def spider_opened(self) -> None:

@@ -21,11 +21,17 @@ from newsspider.replica.faults import FIRST_FETCH_KINDS, FaultPlan
 from newsspider.replica.model import Scenario
 from newsspider.replica.server import ReplicaServer
 
+DESCRIPTION = "Serve the bundled OFweek replica on loopback until SIGINT or SIGTERM."
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="newsspider replica", description="Serve the bundled OFweek replica on loopback."
-    )
+    parser = argparse.ArgumentParser(prog="newsspider replica", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The replica's options; also those of ``newsspider replica``."""
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--scenario", choices=("demo", "generated"), default="demo")
@@ -45,11 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma-separated, from {','.join(FIRST_FETCH_KINDS)}",
     )
     parser.add_argument("--slow-seconds", type=float, default=1.0)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return serve(build_parser().parse_args(argv))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve the replica the options describe until SIGINT or SIGTERM."""
     if args.scenario == "generated":
         scenario = Scenario.generated(args.articles, per_page=args.per_page, seed=args.seed)
     else:
