@@ -31,7 +31,6 @@ from scrapy.settings import SETTINGS_PRIORITIES
 
 from newsspider.exitcodes import EXIT_OK, EXIT_STORE, EXIT_USAGE, UsageExit
 
-__all__ = ["EXIT_OK", "EXIT_STORE", "EXIT_USAGE", "main"]
 CMDLINE = SETTINGS_PRIORITIES["cmdline"]  # what -s sets; the CLI's own choices yield to it
 
 

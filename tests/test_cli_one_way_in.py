@@ -83,6 +83,16 @@ def test_every_usage_error_exits_2_with_one_line(argv, says, tmp_path) -> None:
     assert len(lines) == 1 and says in lines[0], proc.stderr
 
 
+def test_a_command_whose_store_is_unreachable_exits_3_with_one_line(tmp_path) -> None:
+    env = settings_free_env(MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
+                            NEWSSPIDER_DATA_DIR=str(tmp_path))
+    proc = subprocess.run([NEWSSPIDER, "runs"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert proc.returncode == EXIT_STORE, proc.stderr[-2000:]
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("newsspider: store unavailable: "), proc.stderr
+
+
 def test_version() -> None:
     proc = subprocess.run([NEWSSPIDER, "--version"], capture_output=True, text=True, timeout=60,
                           check=True)
