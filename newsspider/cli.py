@@ -112,7 +112,8 @@ def start_crawl(command: Any, portal: str, opts: argparse.Namespace, progress: b
     settings = command.settings
     if progress and sys.stderr.isatty():
         show_progress(settings)
-    asyncio = settings["TWISTED_REACTOR"] == "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+    reactor = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+    asyncio = settings["TWISTED_REACTOR"] == reactor
     if (asyncio and not settings.getbool("FORCE_CRAWLER_PROCESS")) or not settings.getbool(
         "TWISTED_REACTOR_ENABLED"
     ):

@@ -173,15 +173,18 @@ def check_settings(settings: Any, priority: str = "cmdline") -> None:
     Also moves a value given under a setting's old name to the new one (with
     the deprecation warning).  A bad value exits 2 with one line (:class:`SettingError`).
     """
-    level = settings.getpriority  # None when the setting is absent
+    from scrapy.settings import SETTINGS_PRIORITIES
+
+    def given(name: str) -> bool:
+        return (settings.getpriority(name) or 0) >= SETTINGS_PRIORITIES[priority]
+
     for decl in DECLARED.values():
-        if decl.old is not None and (level(decl.old) or 0) >= _priority(priority):
-            _deprecated(decl.old, decl.name, ignored=(level(decl.name) or 0) >= _priority(priority))
-            if (level(decl.name) or 0) < _priority(priority):
+        if decl.old is not None and given(decl.old):
+            _deprecated(decl.old, decl.name, ignored=given(decl.name))
+            if not given(decl.name):
                 _set_parsed(settings, decl, decl.old, settings[decl.old], priority)
-        value = settings[decl.name]
-        if (level(decl.name) or 0) >= _priority(priority) and isinstance(value, str):
-            _set_parsed(settings, decl, decl.name, value, priority)
+        if given(decl.name) and isinstance(settings[decl.name], str):
+            _set_parsed(settings, decl, decl.name, settings[decl.name], priority)
 
 
 def _set_parsed(settings: Any, decl: Declaration, given_as: str, value: Any, priority: str) -> None:
@@ -189,14 +192,8 @@ def _set_parsed(settings: Any, decl: Declaration, given_as: str, value: Any, pri
         try:
             value = parse_value(decl, value)
         except ValueError:
-            _bad(given_as, value, "-s", decl.accepts)
+            _bad(given_as, value, "command line", decl.accepts)
     settings.set(decl.name, value, priority=priority)
-
-
-def _priority(name: str) -> int:
-    from scrapy.settings import SETTINGS_PRIORITIES
-
-    return SETTINGS_PRIORITIES[name]
 
 
 def scrapy_settings_from_env(assigned: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ NORMAL_FINISH_REASONS = ("finished", "closespider_itemcount")
 
 
 def crawl_exit_code(stats: Mapping[str, Any], *, started: bool = True) -> int:
-    """The exit code of a crawl from its final stats; ``started=False`` when Scrapy could not start it."""
+    """A crawl's exit code from its final stats; ``started=False``: Scrapy could not start it."""
     if stats.get(STORE_UNAVAILABLE_STAT):
         return EXIT_STORE
     if not started or any(stats.get(key) for key in FAILED_CHECK_STATS):
@@ -52,6 +52,6 @@ class UsageExit(SystemExit):
 
 
 def usage_exit(message: str) -> NoReturn:
-    """Print ``message`` as the one line of a usage error and exit 2 (also from ``scrapy``'s commands)."""
+    """Print ``message`` as the one line of a usage error and exit 2 (from ``scrapy`` commands too)."""
     print(f"newsspider: {message}", file=sys.stderr, flush=True)
     raise UsageExit(message)

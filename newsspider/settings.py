@@ -112,7 +112,7 @@ PLAYWRIGHT_MAX_PAGES_PER_CONTEXT = _env("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", 4,
 # render=js: milliseconds a page's navigation may take.
 PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = _env("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", 30000,
                                              old="NEWSSPIDER_JS_TIMEOUT_MS")
-# render=js: extra browser launch options as JSON (headless, args and NEWSSPIDER_CHROMIUM's path by default).
+# render=js: browser launch options (JSON) over ours: headless, quiet args, NEWSSPIDER_CHROMIUM.
 PLAYWRIGHT_LAUNCH_OPTIONS: dict = _env("PLAYWRIGHT_LAUNCH_OPTIONS", {})
 PLAYWRIGHT_BROWSER_TYPE = "chromium"
 # Images, fonts, media and styles are not fetched by the browser: text is what we keep.

@@ -171,7 +171,7 @@ def test_dash_s_bad_value_is_a_setting_error(capsys) -> None:
         check_settings(_cmdline(NEWSSPIDER_NEAR_DUP_DISTANCE="three"))
     assert raised.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "newsspider: NEWSSPIDER_NEAR_DUP_DISTANCE='three' (-s) is not a valid value: "
+        "newsspider: NEWSSPIDER_NEAR_DUP_DISTANCE='three' (command line) is not a valid value: "
         "expected a whole number")
 
 
@@ -189,7 +189,7 @@ def test_dash_s_bad_value_stops_the_crawl_before_it_starts(program) -> None:
     proc = _run([*argv, "ofweek", "-s", "RETRY_TIMES=abc"])
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "newsspider: RETRY_TIMES='abc' (-s) is not a valid value: expected a whole number")
+        "newsspider: RETRY_TIMES='abc' (command line) is not a valid value: expected a whole number")
 
 
 # -- the "done when": CONCURRENT_REQUESTS=4 in the environment takes effect ----

@@ -47,7 +47,8 @@ class Command(ScrapyCrawl):
             usage_exit(str(exc))
         check_settings(self.settings)
         if len(args) != 1:
-            usage_exit("crawl takes one portal name, e.g. `scrapy crawl ofweek` (`scrapy list` names them)")
+            usage_exit("crawl takes one portal name, e.g. `scrapy crawl ofweek` "
+                       "(`scrapy list` names them)")
         self.check_spider(args[0], opts.spargs)  # before the crawler process starts logging
 
     def _create_crawler(self, spidercls: type[Spider] | str) -> Crawler:
