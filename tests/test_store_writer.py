@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +117,9 @@ def test_document_bookkeeping(make_store, mongo_db) -> None:
     assert stored["url"] == doc["url"] and stored["title"] == doc["title"]
     assert stored["alternate_urls"] == [] and stored["revision"] == 1
     assert stored["schema_version"] == 1
-    assert stored["first_seen_at"] == stored["last_crawled_at"] == stored["updated_at"]
+    assert stored["first_seen_at"] == stored["last_crawled_at"] <= stored["updated_at"]
+    # updated_at is the write's time, first_seen_at the crawl's (when the item was produced).
+    assert stored["updated_at"] - stored["first_seen_at"] < timedelta(seconds=5)
     assert stored["first_seen_at"].utcoffset().total_seconds() == 0
     assert stored["published_at"] == doc["published_at"]
     assert stored["simhash"] == doc["simhash"]
@@ -224,6 +226,66 @@ def test_merge_lands_even_when_enqueued_before_its_article(make_store, mongo_db,
     assert len(mongo_db.articles.find_one({"_id": first})["alternate_urls"]) == 2
 
 
+def test_updated_at_moves_only_when_the_article_changes(make_store, mongo_db, stats) -> None:
+    """New, revised, another field changed, a new alternate URL: updated_at moves; else it stays."""
+    store = make_store()
+    url = "https://a.test/upd/000001"
+
+    def write(*ops: Op) -> dict:
+        time.sleep(0.005)  # a later millisecond than the previous write
+        for op in ops:
+            store.writer.put_blocking(op)
+        assert store.flush(5)
+        return mongo_db.articles.find_one({"_id": url})
+
+    new = write(Op(ARTICLE, article(url, "第一版。", raw_body_html="<div>阅读 1</div>")))
+    # Re-crawled as stored: only what depends on the fetch differs.
+    same = write(Op(ARTICLE, article(url, "第一版。", raw_body_html="<div>阅读 2</div>",
+                                     fetched_url=url + "?from=rss")))
+    assert same["updated_at"] == new["updated_at"] and same["last_crawled_at"] > new["last_crawled_at"]
+    assert same["raw_body_html"] == "<div>阅读 2</div>"  # stored all the same
+    retitled = write(Op(ARTICLE, article(url, "第一版。", title="改过的标题")))
+    assert retitled["updated_at"] > same["updated_at"] and retitled["revision"] == 1
+    revised = write(Op(ARTICLE, article(url, "第二版。", title="改过的标题")))
+    assert revised["updated_at"] > retitled["updated_at"] and revised["revision"] == 2
+    merged = write(Op(MERGE, {"target": url, "urls": ["https://b.test/copy"]}))
+    assert isinstance(merged["updated_at"], datetime)  # a date on nx-27017 too (not a string)
+    assert merged["updated_at"] > revised["updated_at"]
+    again = write(Op(MERGE, {"target": url, "urls": ["https://b.test/copy"]}),
+                  Op(ARTICLE, article(url, "第二版。", title="改过的标题")))
+    assert again["updated_at"] == merged["updated_at"]
+    assert again["alternate_urls"] == ["https://b.test/copy"]
+    for name, value in (("inserted", 1), ("unchanged", 2), ("changed", 1), ("revised", 1),
+                        ("merged", 2), ("updated", 4)):
+        assert stats.get_value(f"newsspider/store/{name}") == value, name
+
+
+def test_a_merge_and_a_recrawl_in_one_batch_keep_the_merge_change(make_store, mongo_db) -> None:
+    store = make_store()
+    url = "https://a.test/upd/000002"
+    store.put_article_blocking(article(url, "正文。"))
+    assert store.flush(5)
+    before = mongo_db.articles.find_one({"_id": url})["updated_at"]
+    time.sleep(0.005)
+    store.writer.put_blocking(Op(MERGE, {"target": url, "urls": ["https://b.test/dup"]}))
+    store.put_article_blocking(article(url, "正文。"))  # replaces the document after the merge
+    assert store.flush(5)
+    after = mongo_db.articles.find_one({"_id": url})
+    assert after["alternate_urls"] == ["https://b.test/dup"] and after["updated_at"] > before
+
+
+def test_updated_at_is_the_write_time_of_a_late_write(make_store, mongo_db) -> None:
+    """A write produced long ago (replayed from the journal) is a change now, not then."""
+    store = make_store()
+    url = "https://a.test/upd/000003"
+    crawled = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+    store.writer.put_blocking(Op(ARTICLE, article(url, "迟到的正文。"), at=crawled))
+    assert store.flush(5)
+    stored = mongo_db.articles.find_one({"_id": url})
+    assert stored["first_seen_at"] == stored["last_crawled_at"] == crawled
+    assert datetime.now(UTC) - stored["updated_at"] < timedelta(seconds=30)
+
+
 def test_rejects_are_upserted_per_portal_and_url(make_store, mongo_db, stats) -> None:
     store = make_store()
     at = datetime(2024, 1, 2, tzinfo=UTC)
@@ -277,7 +339,8 @@ def test_indexes_exist(make_store, mongo_db) -> None:
     def indexed(collection: Any) -> set[str]:
         return {next(iter(v["key"]))[0] for v in collection.index_information().values()}
 
-    assert {"published_at", "portal", "content_hash", "simhash"} <= indexed(mongo_db.articles)
+    assert {"published_at", "portal", "content_hash", "simhash", "first_seen_at",
+            "updated_at"} <= indexed(mongo_db.articles)
     assert {"portal", "at"} <= indexed(mongo_db.rejects)
     assert {"portal", "started_at"} <= indexed(mongo_db.runs)
     before = {name: len(mongo_db[name].index_information()) for name in ("articles", "rejects", "runs")}

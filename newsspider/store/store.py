@@ -44,6 +44,7 @@ from pymongo.errors import PyMongoError
 
 from newsspider.store.embedded import EmbeddedStore, StoreStartError
 from newsspider.store.journal import Journal
+from newsspider.store.nx27017 import is_nx27017, keyset_index
 from newsspider.store.values import json_safe
 from newsspider.store.writer import (
     ARTICLE,
@@ -76,10 +77,13 @@ URL_ALIASES = "url_aliases"
 # serves a whole batch of items (newsspider.pipelines.dedup).  DEDUP_KEYS
 # (= "dedup_keys") and SIMHASH_BANDS (4) are defined by the writer, which fills it.
 INDEXES: dict[str, tuple[str, ...]] = {
-    ARTICLES: ("published_at", "portal", "content_hash", "simhash"),
+    ARTICLES: ("published_at", "portal", "content_hash", "simhash", "first_seen_at"),
     REJECTS: ("portal", "at"),
     RUNS: ("portal", "started_at"),
 }
+# Read in ``(field, _id)`` order by keyset pagination: "articles changed since T"
+# (newsspider.export.source.iter_changes, docs/exports.md).
+KEYSET_INDEXES: dict[str, tuple[str, ...]] = {ARTICLES: ("updated_at",)}
 KNOWN_IDS_CHUNK = 500
 
 _SECRET_PARAM = re.compile(r"pass|secret|token|key", re.IGNORECASE)
@@ -305,7 +309,8 @@ class Store:
             connectTimeoutMS=int(self.server_timeout * 1000),
         )
         logger.info("store open: %s, database %s", redact_uri(self.uri), self.database)
-        self._ensure_indexes()
+        nx = is_nx27017(self.db)
+        self._ensure_indexes(nx)
         journal = Journal(self.journal_dir)
         if journal.has_files():
             logger.info("journal %s holds writes from an earlier run; replaying them first",
@@ -322,13 +327,17 @@ class Store:
             batch_transactions=(
                 not self.configured_uri if self.batch_transactions is None else self.batch_transactions
             ),
+            nx27017=nx,
         )
         self.writer.start()
 
-    def _ensure_indexes(self) -> None:
-        # One createIndexes per collection (three round trips, not eight); existing ones stay.
+    def _ensure_indexes(self, nx27017: bool) -> None:
+        # One createIndexes per collection (three round trips, not ten); existing ones stay.
+        keyset = {collection: [keyset_index(name, nx27017) for name in fields]
+                  for collection, fields in KEYSET_INDEXES.items()}
         for collection, fields in INDEXES.items():
-            self.db[collection].create_indexes([IndexModel([(name, ASCENDING)]) for name in fields])
+            models = [IndexModel([(name, ASCENDING)]) for name in fields]
+            self.db[collection].create_indexes(models + keyset.get(collection, []))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every write enqueued so far is in the store; False on timeout."""

@@ -8,23 +8,34 @@ writes them every ``batch_size`` ops or ``flush_seconds`` seconds (and on
 :meth:`StoreWriter.flush` / :meth:`StoreWriter.close`):
 
 * ``article`` — one ``find({_id: {$in: ids}})`` per flush reads the stored
-  bookkeeping, then ``ReplaceOne({_id: url}, document, upsert=True)``: the
-  article fields plus ``last_crawled_at``; a new article gets
-  ``first_seen_at`` = ``updated_at`` = now, ``alternate_urls: []`` (nx-27017
-  ignores ``$addToSet`` on a missing field, so the array must exist from the
-  start), ``revision: 1``, ``schema_version: 1``; an existing one keeps its
-  ``first_seen_at``, ``alternate_urls``, ``revision`` and ``updated_at`` —
-  unless its ``content_hash`` differs: then the previous body is archived to
+  documents (all but ``raw_body_html``), then ``ReplaceOne({_id: url},
+  document, upsert=True)``: the article fields plus ``last_crawled_at`` (when
+  the op was produced: the crawl's time); a new article gets
+  ``first_seen_at`` = that time, ``alternate_urls: []`` (nx-27017 ignores
+  ``$addToSet`` on a missing field, so the array must exist from the start),
+  ``revision: 1``, ``schema_version: 1``; an existing one keeps its
+  ``first_seen_at``, ``alternate_urls`` and ``revision`` — unless its
+  ``content_hash`` differs: then the previous body is archived to
   ``article_revisions`` (``_id`` = ``f"{url}#r{revision}"``) and ``revision``
-  +1, ``updated_at`` = now.  Why a replacement and not ``$set`` +
-  ``$setOnInsert``: nx-27017 (0.8) stores a top-level datetime given to
-  ``$set`` on an *existing* document as a string, which would turn
-  ``published_at`` into text on every re-crawl; replacements keep BSON dates
-  on both servers.
+  +1.  Why a replacement and not ``$set`` + ``$setOnInsert``: nx-27017 (0.8)
+  stores a top-level datetime given to ``$set`` on an *existing* document as
+  a string (newsspider.store.nx27017), which would turn ``published_at`` into
+  text on every re-crawl; replacements keep BSON dates on both servers.
+* ``updated_at`` is when the stored article last changed, as a consumer sees
+  it: the time of the write (the batch's, not the op's: a write replayed from
+  the journal hours later is a change *now*, or a consumer that exported
+  meanwhile would never see it) that inserted the article, gave it a new
+  ``content_hash``, changed any other field but :data:`UNWATCHED` (a new
+  title, a moved date), or added a URL to its ``alternate_urls``.  A re-crawl
+  that finds the article as stored keeps ``updated_at`` (stat
+  ``…/unchanged``), so an incremental export (docs/exports.md) does not
+  re-export it.
 * ``merge`` — ``$addToSet`` of duplicate URLs on the first article's
-  ``alternate_urls``.  Ops are written in queue order, and a merge whose
-  article is neither stored nor earlier in the stream is *parked* until that
-  article's upsert comes, so a merge never lands on a missing document.
+  ``alternate_urls``, and ``$set`` of ``updated_at`` when one of them is new
+  to the article (as a date on nx-27017 too: newsspider.store.nx27017).
+  Ops are written in queue order, and a merge whose article is neither
+  stored nor earlier in the stream is *parked* until that article's upsert
+  comes, so a merge never lands on a missing document.
 * ``reject`` — upserted into ``rejects`` under ``_id`` = ``f"{portal}:{url}"``:
   a re-crawl replaces the previous reject of the same URL (its latest errors
   and ``at``) rather than piling up copies.
@@ -54,8 +65,9 @@ newer op, once the store answers.  What is still unwritten when
 :attr:`StoreWriter.journaled` and replayed at the next open.
 
 Stats written (when given a stats collector): ``newsspider/store/inserted``,
-``…/updated`` (existing articles re-written: ``unchanged`` + ``revised``),
-``…/unchanged``, ``…/revised``, ``…/merged``, ``…/rejects``, ``…/runs``,
+``…/updated`` (existing articles re-written: ``unchanged`` + ``changed`` +
+``revised``), ``…/unchanged`` (found as stored), ``…/changed`` (another field
+than the body changed), ``…/revised`` (new ``content_hash``), ``…/merged``, ``…/rejects``, ``…/runs``,
 ``…/flushes``, ``…/retries``, ``…/spilled``, ``…/replayed``,
 ``…/write_errors``, ``…/merges_orphaned``.  Reads no settings (the
 :class:`~newsspider.store.store.Store` passes them in).
@@ -80,6 +92,7 @@ from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 from newsspider.store.journal import Journal
+from newsspider.store.nx27017 import date_operand, is_nx27017
 from newsspider.store.values import json_safe
 
 if TYPE_CHECKING:
@@ -104,9 +117,14 @@ BOOKKEEPING = frozenset(
 )
 # The previous version kept in ``article_revisions`` when the body changes.
 REVISION_FIELDS = ("body_html", "body_text", "content_hash", "revision", "title", "last_crawled_at")
-# What a flush reads back to carry the bookkeeping over and detect revisions.
-_STATE_FIELDS = {name: 1 for name in
-                 (*REVISION_FIELDS, "first_seen_at", "updated_at", "alternate_urls")}
+# Fields whose change alone leaves ``updated_at`` as it is: the crawl's own
+# bookkeeping, and what depends on the fetch rather than the article (the raw
+# page HTML changes with every view counter or ad; ``fetched_url`` with the
+# listing link followed).
+UNWATCHED = frozenset({"_id", "last_crawled_at", "updated_at", "raw_body_html", "fetched_url"})
+# What a flush reads back to carry the bookkeeping over and detect changes:
+# the stored document without its biggest unwatched field.
+_STATE_PROJECTION = {"raw_body_html": 0}
 
 ARTICLE, MERGE, REJECT, RUN = "article", "merge", "reject", "run"
 
@@ -200,6 +218,7 @@ class OpQueue:
 class _Counts:
     inserted: int = 0
     unchanged: int = 0
+    changed: int = 0
     revised: int = 0
     merged: int = 0
     rejects: int = 0
@@ -235,6 +254,7 @@ class StoreWriter:
         retry_max_delay: float = 10.0,
         stats: StatsCollector | None = None,
         batch_transactions: bool = False,
+        nx27017: bool | None = None,
     ) -> None:
         self.db = db
         self.journal = journal
@@ -271,6 +291,9 @@ class StoreWriter:
         # existence query is needed (on nx-27017 0.05 ms per key).
         self._known_keys = band_bitmap()
         self._keys_fresh: bool | None = None
+        # Whether the server is nx-27017 (newsspider.store.nx27017): asked at the first batch
+        # unless the caller knows.
+        self._nx27017 = nx27017
 
     # -- producer side --------------------------------------------------------
 
@@ -499,6 +522,8 @@ class StoreWriter:
             return
 
     def _write_once(self, ops: list[Op]) -> tuple[dict[str, list[Op]], _Counts]:
+        if self._nx27017 is None:  # outside the batch's transaction: MongoDB refuses it inside
+            self._nx27017 = is_nx27017(self.db)
         if not self.batch_transactions:
             return self._write_batch(ops)
         with self.db.client.start_session() as session:
@@ -525,7 +550,7 @@ class StoreWriter:
         wanted = article_ids | {op.doc["target"] for op in ops if op.kind == MERGE}
         state: dict[str, dict[str, Any]] = {}
         if wanted:
-            for doc in self.db.articles.find({"_id": {"$in": sorted(wanted)}}, _STATE_FIELDS,
+            for doc in self.db.articles.find({"_id": {"$in": sorted(wanted)}}, _STATE_PROJECTION,
                                             session=self._session):
                 state[doc["_id"]] = doc
 
@@ -535,16 +560,19 @@ class StoreWriter:
         keys: list[tuple[Op, str, str]] = []
         rejects: list[tuple[Op, ReplaceOne]] = []
         runs: list[tuple[Op, ReplaceOne]] = []
+        written_at = utcnow()  # updated_at of what this batch changes
+        nx = bool(self._nx27017)
         for op in ops:
             if op.kind == ARTICLE:
-                articles.append((op, self._plan_article(op, state, revisions, keys, counts)))
+                articles.append(
+                    (op, self._plan_article(op, state, revisions, keys, counts, written_at)))
                 for merge in parked.pop(op.doc["url"], ()):
-                    articles.append((merge, _merge_update(merge, state)))
+                    articles.append((merge, _merge_update(merge, state, written_at, nx)))
                     aliases.extend(_alias_upserts(merge))
                     counts.merged += 1
             elif op.kind == MERGE:
                 if op.doc["target"] in state:
-                    articles.append((op, _merge_update(op, state)))
+                    articles.append((op, _merge_update(op, state, written_at, nx)))
                     aliases.extend(_alias_upserts(op))
                     counts.merged += 1
                 else:
@@ -582,6 +610,7 @@ class StoreWriter:
         revisions: list[tuple[Op, ReplaceOne]],
         keys: list[tuple[Op, str, str]],
         counts: _Counts,
+        written_at: datetime,
     ) -> ReplaceOne | InsertOne:
         doc = op.doc
         url = doc["url"]
@@ -589,7 +618,7 @@ class StoreWriter:
         new.update(_id=url, last_crawled_at=op.at, schema_version=1)
         previous = state.get(url)
         if previous is None:
-            new.update(first_seen_at=op.at, updated_at=op.at, alternate_urls=[], revision=1)
+            new.update(first_seen_at=op.at, updated_at=written_at, alternate_urls=[], revision=1)
             counts.inserted += 1
             keys.extend((op, key, ref) for key, ref in dedup_key_refs(url, new.get("simhash")))
             state[url] = dict(new, alternate_urls=[])
@@ -599,19 +628,22 @@ class StoreWriter:
             revision = int(previous.get("revision") or 1)
             new.update(
                 first_seen_at=previous.get("first_seen_at") or op.at,
-                updated_at=previous.get("updated_at") or op.at,
+                updated_at=previous.get("updated_at") or written_at,
                 alternate_urls=list(previous.get("alternate_urls") or []),
                 revision=revision,
             )
-            if previous.get("content_hash") == doc.get("content_hash"):
-                counts.unchanged += 1
-            else:
+            if previous.get("content_hash") != doc.get("content_hash"):
                 archive = {name: previous.get(name) for name in REVISION_FIELDS}
                 archive.update(_id=f"{url}#r{revision}", url=url, revision=revision, archived_at=op.at)
                 revisions.append((op, ReplaceOne({"_id": archive["_id"]}, archive, upsert=True)))
-                new.update(revision=revision + 1, updated_at=op.at)
+                new.update(revision=revision + 1, updated_at=written_at)
                 counts.revised += 1
                 keys.extend((op, key, ref) for key, ref in dedup_key_refs(url, new.get("simhash")))
+            elif changed_fields(previous, new):
+                new.update(updated_at=written_at)
+                counts.changed += 1
+            else:
+                counts.unchanged += 1
         # Later ops on the same URL in this batch build on this version.
         state[url] = dict(new, alternate_urls=list(new["alternate_urls"]))
         return ReplaceOne({"_id": url}, new, upsert=True)
@@ -700,12 +732,13 @@ class StoreWriter:
     # -- stats ----------------------------------------------------------------
 
     def _count(self, counts: _Counts) -> None:
-        for name in ("inserted", "unchanged", "revised", "merged", "rejects", "runs"):
+        for name in ("inserted", "unchanged", "changed", "revised", "merged", "rejects", "runs"):
             value = getattr(counts, name)
             if value:
                 self._inc(name, value)
-        if counts.unchanged or counts.revised:
-            self._inc("updated", counts.unchanged + counts.revised)
+        updated = counts.unchanged + counts.changed + counts.revised
+        if updated:
+            self._inc("updated", updated)
 
     def _inc(self, name: str, count: int = 1) -> None:
         if self.stats is not None:
@@ -726,15 +759,41 @@ def _commit(session: ClientSession) -> None:
             raise
 
 
-def _merge_update(op: Op, state: dict[str, dict[str, Any]]) -> UpdateOne:
+def _merge_update(
+    op: Op, state: dict[str, dict[str, Any]], written_at: datetime, nx27017: bool
+) -> UpdateOne:
     # Keep the batch's view current: a later re-crawl of the target in this
-    # batch replaces the document and must carry these URLs along.
-    known = state[op.doc["target"]].setdefault("alternate_urls", [])
-    known.extend(u for u in op.doc["urls"] if u not in known)
-    return UpdateOne(
-        {"_id": op.doc["target"]},
-        {"$addToSet": {"alternate_urls": {"$each": list(op.doc["urls"])}}},
-    )
+    # batch replaces the document and must carry these URLs (and the change) along.
+    target = state[op.doc["target"]]
+    known = target.setdefault("alternate_urls", [])
+    added = [u for u in op.doc["urls"] if u not in known]
+    known.extend(added)
+    update: dict[str, Any] = {"$addToSet": {"alternate_urls": {"$each": list(op.doc["urls"])}}}
+    if added:
+        target["updated_at"] = written_at
+        update["$set"] = {"updated_at": date_operand(written_at, nx27017)}
+    return UpdateOne({"_id": op.doc["target"]}, update)
+
+
+def changed_fields(previous: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The fields (but :data:`UNWATCHED`) whose values differ between two versions of an article.
+
+    Compared as stored: dates to the millisecond in UTC, tuples as lists, a
+    missing field as ``None``.
+    """
+    names = (previous.keys() | new.keys()) - UNWATCHED
+    return sorted(n for n in names if _as_stored(previous.get(n)) != _as_stored(new.get(n)))
+
+
+def _as_stored(value: Any) -> Any:
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    if isinstance(value, dict):
+        return {key: _as_stored(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_stored(item) for item in value]
+    return value
 
 
 # Band-key bitmaps: one bit per possible ``dedup_keys`` id (4 × 65,536 bits,
