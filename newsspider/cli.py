@@ -257,6 +257,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from newsspider.export.cli import run_export
 
     settings = _project_settings()
+    args.lookback = settings.getfloat("NEWSSPIDER_EXPORT_LOOKBACK")
     with open_database(settings) as db:
         return int(run_export(args, db=db))
 

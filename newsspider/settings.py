@@ -166,6 +166,11 @@ ITEM_PIPELINES.update(
 )
 EXTENSIONS.update({"newsspider.extensions.runs.RunsRecorder": 500})
 
+# --- exports (newsspider/export, docs/exports.md) ---------------------------------
+# Seconds before an incremental export's position in which late writes are still exported
+# (recorded in a new --state file; covers batches committed late and crawl-host clock skew).
+NEWSSPIDER_EXPORT_LOOKBACK = float(_env("NEWSSPIDER_EXPORT_LOOKBACK", 300))
+
 # --- deploy: scheduler, Redis scale-out, monitor (scheduler.py, scaleout.py, extensions/monitor.py) ---
 # `newsspider schedule`: "portal=CRON;portal=CRON", e.g. "ofweek=*/30 * * * *;zaker=0 * * * *".
 NEWSSPIDER_SCHEDULE = _env("NEWSSPIDER_SCHEDULE", "")

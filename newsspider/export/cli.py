@@ -7,10 +7,13 @@
     ...connect / start the embedded store...
     return run_export(args, db)
 
-Bad ``--image-proxy`` templates and ``--since`` dates are rejected by argparse itself
-(exit status 2 with the reason), before any store is started.
+Bad ``--image-proxy`` templates, ``--since`` and ``--changed-since`` dates are rejected
+by argparse itself (exit status 2 with the reason), before any store is started; a state
+file that cannot be used (another format's, other filters, unreadable, locked by a
+running export) exits 2 with the reason, before anything is written.
 
-Settings read: none.  Stats written: none.
+Settings read: none (``args.lookback``, when set, is ``NEWSSPIDER_EXPORT_LOOKBACK``).
+Stats written: none.
 """
 
 from __future__ import annotations
@@ -19,15 +22,26 @@ import argparse
 import sys
 from typing import Any
 
-from newsspider.export.hexo import SEED_IMAGE_PROXY, export_hexo, validate_image_proxy
+from newsspider.export.hexo import SEED_IMAGE_PROXY, validate_image_proxy, write_hexo
 from newsspider.export.jsonl import export_jsonl
 from newsspider.export.rss import export_rss
-from newsspider.export.source import DEFAULT_BATCH_SIZE, parse_since
+from newsspider.export.source import DEFAULT_BATCH_SIZE, parse_changed_since, parse_since
+from newsspider.export.state import DEFAULT_LOOKBACK, StateError
+
+EXIT_USAGE = 2
 
 
 def _since_arg(value: str) -> str:
     try:
         parse_since(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return value
+
+
+def _changed_since_arg(value: str) -> str:
+    try:
+        parse_changed_since(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
     return value
@@ -60,7 +74,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="only articles published on or after this day (UTC midnight)",
     )
     parser.add_argument(
-        "--limit", type=_positive_int, default=0, help="at most this many, newest first (0 = all)"
+        "--changed-since",
+        metavar="ISO-DATETIME",
+        type=_changed_since_arg,
+        help="only articles changed (new, revised, merged) at or after this instant, "
+        "e.g. 2024-05-01T08:30:00Z (UTC unless it has an offset), in change order",
+    )
+    parser.add_argument(
+        "--state",
+        metavar="FILE",
+        help="only what changed since the export that last used FILE; FILE then records "
+        "how far this one got (created when missing; see docs/exports.md)",
+    )
+    parser.add_argument(
+        "--limit", type=_positive_int, default=0,
+        help="at most this many, newest first or in change order (0 = all)",
     )
     parser.add_argument(
         "--batch-size",
@@ -110,27 +138,36 @@ def run_export(args: argparse.Namespace, db: Any = None) -> int:
     common = {
         "portal": args.portal,
         "since": args.since,
+        "changed_since": getattr(args, "changed_since", None),
+        "state": getattr(args, "state", None),
+        "lookback": getattr(args, "lookback", None) or DEFAULT_LOOKBACK,
         "batch_size": args.batch_size or DEFAULT_BATCH_SIZE,
         "limit": args.limit,
     }
-    if args.export_format == "hexo":
-        count = export_hexo(db, args.out, image_proxy=args.image_proxy, **common)
-        what = "posts"
-    elif args.export_format == "jsonl":
-        count = export_jsonl(db, args.out, **common)
-        what = "documents"
-    elif args.export_format == "rss":
-        count = export_rss(
-            db,
-            args.out,
-            title=args.title,
-            link=args.link,
-            description=args.description,
-            **common,
-        )
-        what = "items"
-    else:
-        raise ValueError(f"unknown export format {args.export_format!r}")
+    detail = ""
+    try:
+        if args.export_format == "hexo":
+            result = write_hexo(db, args.out, image_proxy=args.image_proxy, **common)
+            count, what = result.posts, "posts"
+            detail = (f" ({result.added} added, {result.rewritten} rewritten, "
+                      f"{result.unchanged} unchanged)")
+        elif args.export_format == "jsonl":
+            count, what = export_jsonl(db, args.out, **common), "documents"
+        elif args.export_format == "rss":
+            count = export_rss(
+                db,
+                args.out,
+                title=args.title,
+                link=args.link,
+                description=args.description,
+                **common,
+            )
+            what = "items"
+        else:
+            raise ValueError(f"unknown export format {args.export_format!r}")
+    except StateError as exc:
+        print(f"newsspider: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     # stderr, so that `--out -` keeps stdout clean for the data.
-    print(f"exported {count} {what} to {args.out}", file=sys.stderr)
+    print(f"exported {count} {what} to {args.out}{detail}", file=sys.stderr)
     return 0

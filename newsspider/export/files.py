@@ -12,15 +12,20 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 STDOUT = "-"
 
+#: Called with (temporary file, target) once the temporary file is complete, before the rename.
+BeforeReplace = Callable[[Path, Path], None]
+
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_output(
+    path: str | os.PathLike[str], before_replace: BeforeReplace | None = None
+) -> Iterator[BinaryIO]:
     """A binary stream that becomes ``path`` only if the block finishes without error."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -28,6 +33,8 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(fd, "wb") as stream:
             yield stream
+        if before_replace is not None:
+            before_replace(Path(tmp_name), target)
         os.replace(tmp_name, target)
     except BaseException:
         # The target keeps its previous content; only our temporary file goes.
@@ -36,15 +43,21 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         raise
 
 
+def is_stdout(out: str | os.PathLike[str]) -> bool:
+    return os.fspath(out) == STDOUT
+
+
 @contextlib.contextmanager
-def open_output(out: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def open_output(
+    out: str | os.PathLike[str], before_replace: BeforeReplace | None = None
+) -> Iterator[BinaryIO]:
     """``-`` is standard output (not closed afterwards); anything else an atomic file."""
-    if os.fspath(out) == STDOUT:
+    if is_stdout(out):
         stream = sys.stdout.buffer
         yield stream
         stream.flush()
         return
-    with atomic_output(out) as stream:
+    with atomic_output(out, before_replace) as stream:
         yield stream
 
 

@@ -22,16 +22,21 @@ Decisions (documented in the lead's README):
   and gets ``referrerpolicy="no-referrer"``; without one the body is exported as stored.
 * File names are ``YYYY-MM-DD-<portal>-<sha1(_id)[:12]>.md``: a re-export overwrites the
   same file, and when an article's date changed the file under its old date is removed.
+  A file that already holds the post's bytes is left alone (its mtime too), so with
+  ``--state`` exactly the new and revised articles' files change.
 
 Settings read: none.  Stats written: none (``export_hexo`` returns the count).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import re
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +45,10 @@ from newsspider.export.source import (
     DEFAULT_BATCH_SIZE,
     Document,
     article_date,
-    iter_articles,
     rfc1123,
+    select_articles,
 )
+from newsspider.export.state import DEFAULT_LOOKBACK, export_window
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +94,10 @@ _YAML_NON_STRING = re.compile(
 )
 _YAML_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _FILE_NAME = re.compile(r"^(?:\d{4}-\d{2}-\d{2}|undated)-.+-(?P<key>[0-9a-f]{12})\.md$")
+# newsspider.export.files.atomic_output's temporary name for a post.
+_TEMP_NAME = re.compile(r"^\.(?:\d{4}-\d{2}-\d{2}|undated)-.+-[0-9a-f]{12}\.md\.[^.]+\.tmp$")
+#: A temporary post older than this was left by a killed export (one lives milliseconds).
+STALE_TEMP_SECONDS = 60
 _PORTAL_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
@@ -218,12 +228,90 @@ def post_filename(doc: Document) -> str:
 def _existing_posts(out_dir: Path) -> dict[str, set[str]]:
     # One directory scan up front instead of a glob per article (O(n) instead of O(n^2)).
     posts: dict[str, set[str]] = {}
+    now = time.time()
     with os.scandir(out_dir) as entries:
         for entry in entries:
             match = _FILE_NAME.match(entry.name)
             if match and entry.is_file():
                 posts.setdefault(match.group("key"), set()).add(entry.name)
+            elif _TEMP_NAME.match(entry.name) and now - entry.stat().st_mtime > STALE_TEMP_SECONDS:
+                # Left by an export killed while writing that post (the post itself is whole).
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
     return posts
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except FileNotFoundError:
+        return False
+
+
+@dataclass(slots=True)
+class HexoExport:
+    """What one Hexo export did: ``posts`` exported = ``added`` + ``rewritten`` + ``unchanged``."""
+
+    posts: int = 0
+    added: int = 0
+    rewritten: int = 0
+    unchanged: int = 0  # the file already held these bytes: not written again
+
+
+def write_hexo(
+    db: Any,
+    out_dir: str | os.PathLike[str],
+    image_proxy: str | None = None,
+    portal: str | None = None,
+    since: Any = None,
+    *,
+    changed_since: Any = None,
+    state: str | os.PathLike[str] | None = None,
+    lookback: float = DEFAULT_LOOKBACK,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limit: int = 0,
+) -> HexoExport:
+    """Write one post per matching article into ``out_dir``; say what was written.
+
+    ``changed_since``/``state``: only the articles changed since then (see
+    :mod:`newsspider.export.state`).  A post whose file already holds the same bytes is
+    not written again, so a post's file changes exactly when its article's post does.
+    """
+    validate_image_proxy(image_proxy)
+    result = HexoExport()
+    with export_window(state, export="hexo", portal=portal, since=since,
+                       changed_since=changed_since, streamed=True, lookback=lookback) as (
+        window, tracker,
+    ):
+        articles = select_articles(db, portal, since, window=window, projection=HEXO_FIELDS,
+                                   batch_size=batch_size, limit=limit)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        existing = _existing_posts(out)
+        for doc in articles:
+            name = post_filename(doc)
+            data = render_post(doc, image_proxy).encode("utf-8")
+            key = post_key(doc)
+            if _same_bytes(out / name, data):
+                result.unchanged += 1
+            else:
+                write_bytes_atomic(out / name, data)
+                if existing.get(key):
+                    result.rewritten += 1
+                else:
+                    result.added += 1
+            # The article moved to another date: drop the post under its old name.
+            for stale in existing.get(key, set()) - {name}:
+                (out / stale).unlink(missing_ok=True)
+            existing[key] = {name}
+            result.posts += 1
+            if tracker is not None:
+                tracker.record(doc)
+        if tracker is not None:
+            tracker.commit()
+    logger.info("hexo export: %d posts to %s (%d added, %d rewritten, %d unchanged)",
+                result.posts, out_dir, result.added, result.rewritten, result.unchanged)
+    return result
 
 
 def export_hexo(
@@ -233,29 +321,17 @@ def export_hexo(
     portal: str | None = None,
     since: Any = None,
     *,
+    changed_since: Any = None,
+    state: str | os.PathLike[str] | None = None,
+    lookback: float = DEFAULT_LOOKBACK,
     batch_size: int = DEFAULT_BATCH_SIZE,
     limit: int = 0,
 ) -> int:
-    """Write one post per matching article into ``out_dir``; return how many were written."""
-    validate_image_proxy(image_proxy)
-    articles = iter_articles(
-        db, portal, since, projection=HEXO_FIELDS, batch_size=batch_size, limit=limit
-    )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    existing = _existing_posts(out)
-    count = 0
-    for doc in articles:
-        name = post_filename(doc)
-        write_bytes_atomic(out / name, render_post(doc, image_proxy).encode("utf-8"))
-        key = post_key(doc)
-        # The article moved to another date: drop the post under its old name.
-        for stale in existing.get(key, set()) - {name}:
-            (out / stale).unlink(missing_ok=True)
-        existing[key] = {name}
-        count += 1
-    logger.info("hexo export: %d posts written to %s", count, out)
-    return count
+    """:func:`write_hexo`; returns how many posts were exported."""
+    return write_hexo(
+        db, out_dir, image_proxy, portal, since, changed_since=changed_since, state=state,
+        lookback=lookback, batch_size=batch_size, limit=limit,
+    ).posts
 
 
 def front_matter_lines(post: str) -> list[str]:
@@ -266,6 +342,7 @@ def front_matter_lines(post: str) -> list[str]:
 
 __all__ = [
     "SEED_IMAGE_PROXY",
+    "HexoExport",
     "export_hexo",
     "front_matter_lines",
     "post_filename",
@@ -274,6 +351,7 @@ __all__ = [
     "render_front_matter",
     "render_post",
     "validate_image_proxy",
+    "write_hexo",
     "yaml_scalar",
     "yaml_single_quoted",
 ]

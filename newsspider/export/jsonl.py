@@ -22,8 +22,9 @@ from typing import Any
 
 from bson import ObjectId
 
-from newsspider.export.files import open_output
-from newsspider.export.source import DEFAULT_BATCH_SIZE, Document, as_utc, iter_articles
+from newsspider.export.files import is_stdout, open_output
+from newsspider.export.source import DEFAULT_BATCH_SIZE, Document, as_utc, select_articles
+from newsspider.export.state import DEFAULT_LOOKBACK, export_window
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +57,35 @@ def export_jsonl(
     portal: str | None = None,
     since: Any = None,
     *,
+    changed_since: Any = None,
+    state: str | os.PathLike[str] | None = None,
+    lookback: float = DEFAULT_LOOKBACK,
     batch_size: int = DEFAULT_BATCH_SIZE,
     limit: int = 0,
 ) -> int:
-    """Write matching articles, newest first, to ``out`` (``-`` = stdout); return the count."""
-    articles = iter_articles(db, portal, since, batch_size=batch_size, limit=limit)
+    """Write matching articles to ``out`` (``-`` = stdout); return the count.
+
+    Newest first; with ``changed_since``/``state`` only the changed ones, in change order
+    (see :mod:`newsspider.export.state`).
+    """
+    streamed = is_stdout(out)
     count = 0
-    with open_output(out) as stream:
-        for doc in articles:
-            stream.write(to_json_line(doc).encode("utf-8"))
-            count += 1
+    with export_window(state, export="jsonl", portal=portal, since=since,
+                       changed_since=changed_since, streamed=streamed, lookback=lookback) as (
+        window, tracker,
+    ):
+        articles = select_articles(db, portal, since, window=window, batch_size=batch_size,
+                                   limit=limit)
+        before_replace = tracker.prepare_replace if tracker is not None else None
+        with open_output(out, before_replace) as stream:
+            for doc in articles:
+                stream.write(to_json_line(doc).encode("utf-8"))
+                count += 1
+                if tracker is not None:
+                    if streamed:
+                        stream.flush()  # the line is out before it is recorded
+                    tracker.record(doc)
+        if tracker is not None:
+            tracker.commit()
     logger.info("jsonl export: %d documents written to %s", count, os.fspath(out))
     return count

@@ -6,7 +6,8 @@ feed of any size needs one article in memory at a time.
 * channel ``title``/``link``/``description``: given by the caller, else from the newest
   article (``site_name`` when the feed is one portal's, the article URL's origin);
   ``lastBuildDate`` is the newest article's date, so re-exporting an unchanged store
-  yields the same bytes.
+  yields the same bytes.  A feed of changes (``--changed-since``, ``--state``) lists
+  them in change order and ends the channel with the latest change's ``lastBuildDate``.
 * item: ``title``, ``link`` = ``guid isPermaLink="true"`` = the canonical URL,
   ``pubDate`` RFC 822 (``Wed, 31 Aug 2022 07:58:00 GMT``), ``description`` = the summary,
   ``content:encoded`` = the normalized body in CDATA (a ``]]>`` inside the body splits
@@ -18,6 +19,7 @@ Settings read: none.  Stats written: none (``export_rss`` returns the count).
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import os
@@ -30,11 +32,13 @@ from lxml import etree
 from newsspider.export.files import open_output
 from newsspider.export.source import (
     DEFAULT_BATCH_SIZE,
+    ChangeKey,
     Document,
     article_date,
-    iter_articles,
     rfc1123,
+    select_articles,
 )
+from newsspider.export.state import DEFAULT_LOOKBACK, export_window
 
 logger = logging.getLogger(__name__)
 
@@ -118,47 +122,70 @@ def export_rss(
     title: str | None = None,
     link: str | None = None,
     description: str | None = None,
+    changed_since: Any = None,
+    state: str | os.PathLike[str] | None = None,
+    lookback: float = DEFAULT_LOOKBACK,
     batch_size: int = DEFAULT_BATCH_SIZE,
     limit: int = 0,
 ) -> int:
-    """Write an RSS 2.0 feed of matching articles, newest first; return the item count."""
-    articles = iter_articles(
-        db, portal, since, projection=RSS_FIELDS, batch_size=batch_size, limit=limit
-    )
-    # The channel header needs the newest article (defaults, lastBuildDate): peek at it.
-    newest = next(articles, None)
-    if title is None:
-        if portal and newest is not None:
-            title = newest.get("site_name") or portal
-        else:
-            title = portal or GENERATOR
-    if link is None:
-        link = _origin(newest.get("url") if newest is not None else None) or "http://localhost/"
-    if description is None:
-        description = f"{title}: articles harvested by {GENERATOR}"
+    """Write an RSS 2.0 feed of matching articles; return the item count.
+
+    Newest first; with ``changed_since``/``state`` only the changed ones, in change order,
+    and ``lastBuildDate`` (after the items) is the latest change's ``updated_at``.
+    """
     count = 0
-    with open_output(out) as stream, etree.xmlfile(stream, encoding="utf-8") as xf:
-        xf.write_declaration()
-        with xf.element("rss", {"version": "2.0"}, nsmap=NSMAP):
-            xf.write("\n")
-            with xf.element("channel"):
+    # A feed is only usable whole: even on standard output the state moves at the end.
+    with export_window(state, export="rss", portal=portal, since=since,
+                       changed_since=changed_since, streamed=False, lookback=lookback) as (
+        window, tracker,
+    ):
+        articles = select_articles(db, portal, since, window=window, projection=RSS_FIELDS,
+                                   batch_size=batch_size, limit=limit)
+        # The channel header needs the first article (defaults, lastBuildDate): peek at it.
+        newest = next(articles, None)
+        if title is None:
+            if portal and newest is not None:
+                title = newest.get("site_name") or portal
+            else:
+                title = portal or GENERATOR
+        if link is None:
+            link = _origin(newest.get("url") if newest is not None else None) or "http://localhost/"
+        if description is None:
+            description = f"{title}: articles harvested by {GENERATOR}"
+        latest_change: dt.datetime | None = None
+        before_replace = tracker.prepare_replace if tracker is not None else None
+        with open_output(out, before_replace) as stream, etree.xmlfile(stream, encoding="utf-8") as xf:
+            xf.write_declaration()
+            with xf.element("rss", {"version": "2.0"}, nsmap=NSMAP):
                 xf.write("\n")
-                _leaf(xf, "title", title)
-                _leaf(xf, "link", link)
-                _leaf(xf, "description", description)
-                if newest is not None and newest.get("language"):
-                    _leaf(xf, "language", newest["language"])
-                newest_date = article_date(newest) if newest is not None else None
-                if newest_date is not None:
-                    _leaf(xf, "lastBuildDate", rfc1123(newest_date))
-                _leaf(xf, "generator", GENERATOR)
+                with xf.element("channel"):
+                    xf.write("\n")
+                    _leaf(xf, "title", title)
+                    _leaf(xf, "link", link)
+                    _leaf(xf, "description", description)
+                    if newest is not None and newest.get("language"):
+                        _leaf(xf, "language", newest["language"])
+                    newest_date = article_date(newest) if newest is not None else None
+                    if window is None and newest_date is not None:
+                        _leaf(xf, "lastBuildDate", rfc1123(newest_date))
+                    _leaf(xf, "generator", GENERATOR)
+                    xf.write("\n")
+                    head = () if newest is None else (newest,)
+                    for doc in itertools.chain(head, articles):
+                        _write_item(xf, doc)
+                        count += 1
+                        if tracker is not None:
+                            tracker.record(doc)
+                        if window is not None:
+                            changed = ChangeKey.of(doc).updated_at
+                            latest_change = max(latest_change or changed, changed)
+                        if count % FLUSH_EVERY == 0:
+                            xf.flush()
+                    if latest_change is not None:
+                        # RSS 2.0 does not order a channel's elements; only now is it known.
+                        _leaf(xf, "lastBuildDate", rfc1123(latest_change))
                 xf.write("\n")
-                head = () if newest is None else (newest,)
-                for doc in itertools.chain(head, articles):
-                    _write_item(xf, doc)
-                    count += 1
-                    if count % FLUSH_EVERY == 0:
-                        xf.flush()
-            xf.write("\n")
+        if tracker is not None:
+            tracker.commit()
     logger.info("rss export: %d items written to %s", count, os.fspath(out))
     return count

@@ -1,8 +1,14 @@
-"""Read side of every export: the article cursor and the few date helpers all formats share.
+"""Read side of every export: the article cursors and the few date helpers all formats share.
 
-Exports stream: one ``find`` on ``articles`` sorted by ``published_at`` descending (the
-field the store indexes), read in ``batch_size`` batches, so memory stays flat however
-large the collection is.  Filters are the CLI's ``--portal`` and ``--since``.
+Exports stream: one ``find`` on ``articles``, read in ``batch_size`` batches, so memory
+stays flat however large the collection is.  Filters are the CLI's ``--portal`` and
+``--since``.  Two orders:
+
+* :func:`iter_articles` — newest first by ``published_at`` (the field the store indexes);
+* :func:`iter_changes` — the change order of ``--changed-since`` and ``--state``:
+  ``(updated_at, _id)`` ascending from a :class:`Window`, a keyset position (no skip),
+  on the store's ``(updated_at, _id)`` index (``updated_at`` alone on nx-27017, where the
+  date range also reads every document: newsspider.store.nx27017, docs/exports.md).
 
 Settings read: none (the caller hands over a connected pymongo ``Database``).
 Stats written: none (exports run outside Scrapy; they return a count and log it).
@@ -12,12 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from email.utils import format_datetime
 from typing import Any
+
+from newsspider.store.nx27017 import date_lower_bound
 
 ARTICLES = "articles"
 #: Documents per getMore: big enough to amortise round trips, small enough to stay flat.
 DEFAULT_BATCH_SIZE = 200
+#: The change order: keyset pagination by ``(updated_at, _id)``.
+CHANGE_ORDER = [("updated_at", 1), ("_id", 1)]
+#: Where an article without ``updated_at`` (written by hand, not by the store) sorts.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 Document = Mapping[str, Any]
 
@@ -35,6 +49,51 @@ def parse_since(value: str | dt.date | dt.datetime | None) -> dt.datetime | None
     except ValueError as exc:
         raise ValueError(f"--since must be a date as YYYY-MM-DD, got {value!r}") from exc
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def parse_changed_since(value: str | dt.date | dt.datetime | None) -> dt.datetime | None:
+    """An ISO 8601 instant (UTC unless it has an offset; a date alone is its UTC midnight)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return as_utc(value)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    try:
+        return as_utc(dt.datetime.fromisoformat(value.strip()))
+    except ValueError as exc:
+        raise ValueError(
+            "--changed-since must be an ISO 8601 date-time such as 2024-05-01T08:30:00Z "
+            f"(UTC unless it has an offset), got {value!r}"
+        ) from exc
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class ChangeKey:
+    """Where an article sorts in the change order: ``(updated_at, _id)``."""
+
+    updated_at: dt.datetime
+    id: str
+
+    @classmethod
+    def of(cls, doc: Document) -> ChangeKey:
+        value = doc.get("updated_at")
+        at = as_utc(value) if isinstance(value, dt.datetime) else EPOCH
+        return cls(at, str(doc["_id"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The changes an export takes: ``updated_at`` at or after ``lower``, except the
+    versions in ``exported`` (``_id`` → the ``updated_at`` already exported)."""
+
+    lower: dt.datetime | None = None
+    exported: Mapping[str, dt.datetime] = dataclass_field(default_factory=dict)
+
+    def admits(self, key: ChangeKey) -> bool:
+        if self.lower is not None and key.updated_at < self.lower:
+            return False
+        return self.exported.get(key.id) != key.updated_at
 
 
 def build_query(portal: str | None = None, since: Any = None) -> dict[str, Any]:
@@ -74,6 +133,66 @@ def iter_articles(
 def _drain(cursor: Any) -> Iterator[Document]:
     with cursor:
         yield from cursor
+
+
+def iter_changes(
+    db: Any,
+    window: Window,
+    portal: str | None = None,
+    since: Any = None,
+    *,
+    projection: Mapping[str, Any] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limit: int = 0,
+) -> Iterator[Document]:
+    """Articles ``window`` admits, in change order, one batch in memory at a time.
+
+    One query, ``updated_at >= lower`` (rounded down to its second: nx-27017 compares
+    dates at whole seconds) sorted by ``(updated_at, _id)``; what sorts before the
+    window's exact bound, or was exported at the same ``updated_at``, is dropped here.
+    Not a generator itself: a bad ``since`` raises here, before any output is opened.
+    """
+    query = build_query(portal, since)
+    if window.lower is not None:
+        query["updated_at"] = {"$gte": date_lower_bound(window.lower)}
+    fields = None
+    if projection is not None:
+        fields = {**projection, "updated_at": 1}
+    cursor = db[ARTICLES].find(query, projection=fields, sort=CHANGE_ORDER, batch_size=batch_size)
+    return _admitted(cursor, window, limit)
+
+
+def _admitted(cursor: Any, window: Window, limit: int) -> Iterator[Document]:
+    count = 0
+    with cursor:
+        for doc in cursor:
+            if not window.admits(ChangeKey.of(doc)):
+                continue
+            yield doc
+            count += 1
+            if limit and count >= limit:
+                return
+
+
+def select_articles(
+    db: Any,
+    portal: str | None = None,
+    since: Any = None,
+    *,
+    window: Window | None = None,
+    projection: Mapping[str, Any] | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    limit: int = 0,
+) -> Iterator[Document]:
+    """:func:`iter_changes` when there is a window (``--changed-since``, ``--state``),
+    else :func:`iter_articles`."""
+    if window is None:
+        return iter_articles(
+            db, portal, since, projection=projection, batch_size=batch_size, limit=limit
+        )
+    return iter_changes(
+        db, window, portal, since, projection=projection, batch_size=batch_size, limit=limit
+    )
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
