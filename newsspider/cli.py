@@ -1,4 +1,4 @@
-"""``newsspider``: crawl, demo, replica, store, runs, export, schedule.
+"""``newsspider``: crawl, demo, replica, store, runs, export, schema, schedule.
 
 Exit codes (every subcommand; ``newsspider/exitcodes.py``):
   0  done, every check passed
@@ -262,6 +262,13 @@ def cmd_export(args: argparse.Namespace) -> int:
         return int(run_export(args, db=db))
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from newsspider.models import article_json_schema_text
+
+    sys.stdout.write(article_json_schema_text())
+    return EXIT_OK
+
+
 # -- the parser and the one place errors become exit codes -------------------
 
 
@@ -331,6 +338,10 @@ def build_parser(settings: Any) -> argparse.ArgumentParser:
 
     export = add_export_parser(sub)
     export.set_defaults(func=cmd_export)
+    schema = sub.add_parser("schema", help="print the article document's JSON Schema",
+                            description="Print the JSON Schema of a stored article (as "
+                            "`export jsonl` writes it): docs/article.schema.json.")
+    schema.set_defaults(func=cmd_schema)
     add_schedule_parser(sub)
     return parser
 

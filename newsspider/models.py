@@ -1,15 +1,19 @@
 """The validation boundary: the article document of CONTRACT §4 as pydantic v2 models.
 
 ``Article`` is what the store writes (bookkeeping fields are filled by the
-writer); ``Reject`` is one document of the ``rejects`` collection.  Field
-errors are turned into ``[{field, message}]`` lists a user can act on.
+writer); ``StoredArticle`` is the document as stored, bookkeeping included:
+its JSON schema is ``docs/article.schema.json`` (:func:`article_json_schema`,
+printed by ``newsspider schema``).  ``Reject`` is one document of the
+``rejects`` collection.  Field errors are turned into ``[{field, message}]``
+lists a user can act on.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -37,7 +42,11 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
+HttpUrl = Annotated[
+    str,
+    AfterValidator(_http_url),
+    WithJsonSchema({"type": "string", "format": "uri", "pattern": "^https?://"}),
+]
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -45,46 +54,79 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 class Image(BaseModel):
     """One body image: ``url`` resolved original, ``src`` as found in the page."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
 
     url: HttpUrl
+    """The original image, resolved to an absolute URL (lazy and proxied sources undone)."""
     src: str
+    """The ``src`` attribute as found in the page."""
     alt: str = ""
+    """The ``alt`` text, empty when the page has none."""
 
 
 class Article(BaseModel):
     """An article document, schema_version 1 (CONTRACT §4)."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="ignore", str_strip_whitespace=False, use_attribute_docstrings=True
+    )
 
     id: HttpUrl = Field(alias="_id")
+    """The canonical article URL, the natural key (same as ``url``)."""
     url: HttpUrl
+    """The canonical URL: no fragment or tracking parameters, the portal's own rules."""
     fetched_url: HttpUrl
+    """The URL as fetched (e.g. with its tracking parameters)."""
     alternate_urls: list[HttpUrl] = Field(default_factory=list)
+    """Other URLs whose content was the same or a near duplicate (merged into this one)."""
     portal: NonEmpty
+    """The spider name, e.g. ``ofweek``."""
     site_name: NonEmpty
+    """The site's name, e.g. ``高科技行业门户``."""
     channel: str
+    """The portal's channel, e.g. ``新闻``."""
     categories: Annotated[list[NonEmpty], Field(min_length=1)]
+    """e.g. ``["新媒体", "高科技行业门户", "新闻"]``."""
     title: str
+    """Non-empty, runs of whitespace collapsed."""
     author: str | None = None
+    """The byline or source as printed, e.g. ``OFweek医疗网``."""
     published_at: UtcDatetime
+    """The publication time, converted to UTC."""
     published_raw: str
+    """The date text as printed on the page."""
     body_html: str
+    """The normalized body (an allow-list of tags, absolute URLs) of every page."""
     body_text: str
+    """The body as plain text, paragraphs separated by ``\\n``."""
     summary: str | None = None
+    """The listing abstract, else the first paragraph."""
     lead_image: HttpUrl | None = None
+    """The first body image's resolved URL."""
     images: list[Image] = Field(default_factory=list)
+    """Every body image, in order."""
     language: NonEmpty = "zh"
+    """BCP-47 language tag."""
     content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """Hex SHA-256 of ``body_text``."""
     simhash: int = Field(ge=INT64_MIN, le=INT64_MAX)
+    """64-bit SimHash of ``body_text``, as a signed int64."""
     revision: int = Field(default=1, ge=1)
+    """1, then +1 each time ``content_hash`` changes on a re-crawl."""
     first_seen_at: UtcDatetime | None = None
+    """When the article was first crawled."""
     last_crawled_at: UtcDatetime | None = None
+    """When the article was last crawled."""
     updated_at: UtcDatetime | None = None
+    """When the stored article last changed: new, revised, another field changed, or an
+    alternate URL added (not moved by a re-crawl that finds it as stored)."""
     schema_version: int = SCHEMA_VERSION
+    """The document's schema version."""
     # Raw beside normalized: lets a normalizer bug be fixed without recrawling.
     raw_body_html: str | None = None
+    """The body exactly as on the page(s), so a normalizer fix needs no re-crawl."""
     pages: int = Field(default=1, ge=1)
+    """Pages the article was split over."""
 
     @field_validator("title")
     @classmethod
@@ -136,6 +178,60 @@ class Article(BaseModel):
         if doc.get("raw_body_html") is None:
             doc.pop("raw_body_html", None)
         return doc
+
+
+class StoredArticle(Article):
+    """An article as the store holds it: the writer's bookkeeping is always there."""
+
+    model_config = ConfigDict(title="Article", extra="allow")
+
+    alternate_urls: list[HttpUrl]
+    """Other URLs whose content was the same or a near duplicate (merged into this one)."""
+    revision: int = Field(ge=1)
+    """1, then +1 each time ``content_hash`` changes on a re-crawl."""
+    first_seen_at: UtcDatetime
+    """When the article was first crawled."""
+    last_crawled_at: UtcDatetime
+    """When the article was last crawled."""
+    updated_at: UtcDatetime
+    """When the stored article last changed: new, revised, another field changed, or an
+    alternate URL added (not moved by a re-crawl that finds it as stored)."""
+    schema_version: Literal[1]
+    """The document's schema version."""
+
+
+#: Where the generated schema lives in the repository (``newsspider schema > …``).
+SCHEMA_FILE = "docs/article.schema.json"
+
+
+def article_json_schema() -> dict[str, Any]:
+    """JSON Schema (2020-12) of a stored article as JSON: dates as ISO 8601 strings, as
+    ``export jsonl`` writes them (in MongoDB they are BSON dates)."""
+    schema = _markdown_quotes(StoredArticle.model_json_schema(by_alias=True, mode="serialization"))
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$comment": f"Generated from newsspider.models.StoredArticle: newsspider schema > {SCHEMA_FILE}",
+        **schema,
+        "description": (
+            f"A newsspider article, schema_version {SCHEMA_VERSION}, as exported by "
+            "`newsspider export jsonl` (in MongoDB, the date-time strings are BSON dates "
+            "and `simhash` an int64)."
+        ),
+    }
+
+
+def _markdown_quotes(node: Any) -> Any:
+    # The docstrings quote code the reST way (``x``); a schema reader expects `x`.
+    if isinstance(node, dict):
+        return {key: _markdown_quotes(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_markdown_quotes(value) for value in node]
+    return node.replace("``", "`") if isinstance(node, str) else node
+
+
+def article_json_schema_text() -> str:
+    """:func:`article_json_schema` as the bytes of ``docs/article.schema.json``."""
+    return json.dumps(article_json_schema(), ensure_ascii=False, indent=2) + "\n"
 
 
 class FieldError(BaseModel):
