@@ -159,6 +159,18 @@ def test_a_late_write_within_the_lookback_is_exported_once(store, mongo_db, tmp_
     assert export_jsonl(mongo_db, out, state=state) == 0
 
 
+def test_an_export_long_after_the_last_change_rereads_nothing(mongo_db, tmp_path) -> None:
+    old = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(hours=1)
+    mongo_db.articles.insert_one(dict(article(url(1), "一。"), updated_at=old))
+    state = tmp_path / "s.state"
+    assert export_jsonl(mongo_db, tmp_path / "out.jsonl", state=state) == 1
+    filters = {"portal": None, "since": None}
+    with ExportState.open(state, export="jsonl", filters=filters, streamed=False) as opened:
+        window = opened.window()
+    # Written an hour before this export read: nothing can still be in flight before it.
+    assert window.lower == old and window.exported == {url(1): old}
+
+
 def test_changed_since_starts_a_new_state_and_is_then_ignored(store, mongo_db, tmp_path) -> None:
     write(store, article(url(1), "一。"))
     cut = dt.datetime.now(dt.UTC)

@@ -1,12 +1,15 @@
 """``--state FILE``: how far an incremental export got, so the next one takes only what changed.
 
 The file (JSON, replaced atomically) holds the export's keyset *position* — the
-largest ``(updated_at, _id)`` exported — and the versions exported in the
-*lookback* before it (``_id`` → ``updated_at``).  The next export asks for
-``updated_at >= position - lookback`` and drops the versions already exported:
-an article written late with an earlier ``updated_at`` (a batch committed after
-an export had read past its time, a crawl machine whose clock lags) is still
-exported once, as long as it lands within the lookback.
+largest ``(updated_at, _id)`` exported — when the last export began to read
+(``read_at``), and the versions it exported since ``read_at - lookback``
+(``_id`` → ``updated_at``).  An article the last export could not have seen —
+written after it began to read, yet stamped earlier than its position (a writer's
+batch is stamped before it commits; a crawl machine's clock may lag) — has an
+``updated_at`` after ``read_at - lookback``.  So the next export asks for
+``updated_at >= min(position, read_at - lookback)`` and drops the versions already
+exported: such a late write is exported once, and an export that runs well after
+the last change re-reads nothing.
 
 Progress is recorded as the export goes, so an interrupted one (killed, a full
 disk) resumes where it stopped and exports nothing twice by reason of the
@@ -59,8 +62,8 @@ logger = logging.getLogger(__name__)
 
 STATE_FORMAT = "newsspider-export-state"
 STATE_VERSION = 1
-#: Seconds before the position within which late writes are still picked up.
-DEFAULT_LOOKBACK = 300.0
+#: Seconds a write may be stamped before it is visible (a batch in flight, clock skew).
+DEFAULT_LOOKBACK = 60.0
 
 
 class StateError(ValueError):
@@ -105,6 +108,7 @@ class ExportState:
         self._lock_fd = lock_fd
         self._progress_fd: int | None = None
         self._keys: list[ChangeKey] = []
+        self.read_at = dt.datetime.now(dt.UTC)  # this export's, before its query
 
     # -- opening ----------------------------------------------------------------
 
@@ -213,8 +217,8 @@ class ExportState:
                 logger.info("state %s: the last export did not finish %s; exporting it again",
                             self.path, target)
         if self.progress_path.exists():
-            keys = self._read_progress()
-            self.data = self._folded(keys)
+            keys, read_at = self._read_progress()
+            self.data = self._folded(keys, read_at)
             dirty = True
             logger.info("state %s: resuming after %d documents of an interrupted export",
                         self.path, len(keys))
@@ -223,23 +227,29 @@ class ExportState:
         with contextlib.suppress(FileNotFoundError):
             self.progress_path.unlink()
 
-    def _read_progress(self) -> list[ChangeKey]:
+    def _read_progress(self) -> tuple[list[ChangeKey], dt.datetime | None]:
+        """The keys an interrupted export recorded, and when it began to read."""
         keys: list[ChangeKey] = []
+        read_at = None
         lines = self.progress_path.read_bytes().split(b"\n")
         for number, line in enumerate(lines, 1):
             if not line:
                 continue
             try:
-                at, doc_id = json.loads(line)
+                record = json.loads(line)
+                if isinstance(record, dict):
+                    read_at = _parse_iso(record["read_at"], self.progress_path, "read_at")
+                    continue
+                at, doc_id = record
                 keys.append(ChangeKey(_parse_iso(at, self.progress_path, "a line"), str(doc_id)))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, KeyError) as exc:
                 if number == len(lines):
                     break  # the line being written when the export was killed: not recorded
                 raise StateError(
                     f"{self.progress_path} line {number} is not a progress record ({exc}); "
                     "remove the file to re-export what it recorded"
                 ) from exc
-        return keys
+        return keys, read_at
 
     # -- what to export -----------------------------------------------------------
 
@@ -265,7 +275,9 @@ class ExportState:
         started = _parse_iso(start, self.path, "started_from") if start else None
         if position is None:
             return Window(started, exported)
-        lower = position.updated_at - self.lookback
+        read = self.data.get("read_at")
+        last_read = _parse_iso(read, self.path, "read_at") if read else position.updated_at
+        lower = min(position.updated_at, last_read - self.lookback)
         return Window(max(lower, started) if started is not None else lower, exported)
 
     # -- recording ------------------------------------------------------------------
@@ -279,6 +291,8 @@ class ExportState:
                 self._progress_fd = os.open(
                     self.progress_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
                 )
+                header = json.dumps({"read_at": iso(self.read_at)}) + "\n"
+                os.write(self._progress_fd, header.encode("utf-8"))
             line = json.dumps([iso(key.updated_at), key.id], ensure_ascii=False) + "\n"
             os.write(self._progress_fd, line.encode("utf-8"))
 
@@ -288,13 +302,13 @@ class ExportState:
         pending["pending"] = {
             "target": str(target.resolve()),
             "identity": _identity(tmp),
-            "state": self._folded(self._keys),
+            "state": self._folded(self._keys, self.read_at),
         }
         self._save(pending)
 
     def commit(self) -> None:
         """Everything recorded is exported: move the position, drop the progress log."""
-        self.data = self._folded(self._keys)
+        self.data = self._folded(self._keys, self.read_at)
         self._keys = []
         self._save(self.data)
         self._close_progress()
@@ -307,8 +321,12 @@ class ExportState:
 
     # -- internals --------------------------------------------------------------------
 
-    def _folded(self, keys: list[ChangeKey]) -> dict[str, Any]:
+    def _folded(self, keys: list[ChangeKey], read_at: dt.datetime | None) -> dict[str, Any]:
+        """The state after ``keys`` were exported by an export that began to read at
+        ``read_at`` (``None``: unknown, keep the recorded one — earlier, so safe)."""
         data = {k: v for k, v in self.data.items() if k != "pending"}
+        if read_at is not None:
+            data["read_at"] = iso(read_at)
         position = self.position
         exported = {
             doc_id: _parse_iso(at, self.path, "exported_recently")
@@ -320,7 +338,10 @@ class ExportState:
             if position is None or key > position:
                 position = key
         if position is not None:
-            horizon = position.updated_at - self.lookback
+            # What the next export's window (see window()) can return again.
+            last_read = data.get("read_at")
+            read = _parse_iso(last_read, self.path, "read_at") if last_read else position.updated_at
+            horizon = min(position.updated_at, read - self.lookback)
             exported = {i: at for i, at in exported.items() if at >= horizon}
             data["position"] = {"updated_at": iso(position.updated_at), "_id": position.id}
         data["exported_recently"] = {i: iso(at) for i, at in sorted(exported.items())}
