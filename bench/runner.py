@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench import exports as exports_bench
 from bench import instructions as instructions_bench
 from bench import normalize as normalize_bench
 from bench.procs import BenchError, CrawlResult, Replica, article_urls, fetch, run_crawl
@@ -43,13 +44,14 @@ class BenchConfig:
     unseen_repeats: int = 9
     # Listing pages of the two crawl sizes counted under callgrind (None: not measured).
     instruction_pages: tuple[int, int] | None = (3, 6)
+    export_articles: int = 20_000  # stored articles under the changed-since query (bench/exports.py)
 
     @classmethod
     def quick(cls) -> BenchConfig:
         return cls(
             mode="quick", overhead_articles=500, rss_small=1000, rss_large=5000, unseen_repeats=1,
             store_items=500, store_rounds=1, normalize_pages=20, normalize_repeat=3,
-            replica_requests=2000,
+            replica_requests=2000, export_articles=5000,
         )
 
     @classmethod
@@ -59,7 +61,7 @@ class BenchConfig:
             mode="tiny", per_page=10, overhead_articles=30, overhead_repeats=1, rss_small=30,
             rss_large=60, store_items=40, store_rounds=1, normalize_pages=3, normalize_repeat=1,
             replica_requests=200, replica_clients=2, unseen_articles=40, unseen_repeats=1,
-            instruction_pages=None,
+            instruction_pages=None, export_articles=40,
         )
 
 
@@ -231,6 +233,9 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
         publish("unseen", _unseen(config, crawls), ("unseen_900_wall_ratio",))
         publish("store", _store(config), (
             "bulk_vs_naive_store_ratio", "bulk_items_per_s", "naive_items_per_s",
+        ))
+        publish("exports", exports_bench.measure(config.export_articles), (
+            "changed_since_query_ms", "incremental_jsonl_export_ms", "incremental_after_burst_ms",
         ))
         publish("peak_rss", _peak_rss(config, replica, crawls), (
             "peak_rss_mb_10k", "peak_rss_mb_50k", "rss_growth_ratio",
