@@ -167,9 +167,9 @@ ITEM_PIPELINES.update(
 EXTENSIONS.update({"newsspider.extensions.runs.RunsRecorder": 500})
 
 # --- exports (newsspider/export, docs/exports.md) ---------------------------------
-# Seconds before an incremental export's position in which late writes are still exported
-# (recorded in a new --state file; covers batches committed late and crawl-host clock skew).
-NEWSSPIDER_EXPORT_LOOKBACK = float(_env("NEWSSPIDER_EXPORT_LOOKBACK", 300))
+# Seconds a write may be stamped before it is visible (a batch in flight, crawl-host clock skew):
+# an incremental export still exports such a late write once (recorded in a new --state file).
+NEWSSPIDER_EXPORT_LOOKBACK = _env("NEWSSPIDER_EXPORT_LOOKBACK", 60.0)
 
 # --- deploy: scheduler, Redis scale-out, monitor (scheduler.py, scaleout.py, extensions/monitor.py) ---
 # `newsspider schedule`: "portal=CRON;portal=CRON", e.g. "ofweek=*/30 * * * *;zaker=0 * * * *".
