@@ -260,6 +260,21 @@ def test_updated_at_moves_only_when_the_article_changes(make_store, mongo_db, st
         assert stats.get_value(f"newsspider/store/{name}") == value, name
 
 
+def test_changed_fields_compares_as_stored() -> None:
+    from newsspider.store.writer import changed_fields
+
+    at = datetime(2024, 5, 1, 8, 30, 0, 123456, tzinfo=UTC)
+    stored = {"_id": "u", "published_at": at.replace(microsecond=123000), "categories": ["a"],
+              "images": [{"url": "https://i/1", "src": "1"}], "author": None,
+              "last_crawled_at": at, "raw_body_html": "<p>1</p>"}
+    crawled = {"_id": "u", "published_at": at.replace(tzinfo=None), "categories": ("a",),
+               "images": [{"url": "https://i/1", "src": "1"}],
+               "last_crawled_at": at + timedelta(days=1), "raw_body_html": "<p>2</p>"}
+    assert changed_fields(stored, crawled) == []  # ms, naive UTC, tuples, a missing None
+    assert changed_fields(stored, dict(crawled, categories=["a", "b"], title="t")) == [
+        "categories", "title"]
+
+
 def test_a_merge_and_a_recrawl_in_one_batch_keep_the_merge_change(make_store, mongo_db) -> None:
     store = make_store()
     url = "https://a.test/upd/000002"
