@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from newsspider.export.hexo import SEED_IMAGE_PROXY, validate_image_proxy, write_hexo
@@ -31,28 +32,22 @@ from newsspider.export.state import DEFAULT_LOOKBACK, StateError
 EXIT_USAGE = 2
 
 
-def _since_arg(value: str) -> str:
-    try:
-        parse_since(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return value
+def _argument(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse ``type``: the value unchanged, or ``check``'s ValueError as the reason."""
+
+    def argument(value: str) -> str:
+        try:
+            check(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from exc
+        return value
+
+    return argument
 
 
-def _changed_since_arg(value: str) -> str:
-    try:
-        parse_changed_since(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return value
-
-
-def _image_proxy_arg(value: str) -> str:
-    try:
-        validate_image_proxy(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return value
+_since_arg = _argument(parse_since)
+_changed_since_arg = _argument(parse_changed_since)
+_image_proxy_arg = _argument(validate_image_proxy)
 
 
 def _positive_int(value: str) -> int:

@@ -45,8 +45,8 @@ from newsspider.export.source import (
     DEFAULT_BATCH_SIZE,
     Document,
     article_date,
+    iter_articles,
     rfc1123,
-    select_articles,
 )
 from newsspider.export.state import DEFAULT_LOOKBACK, export_window
 
@@ -283,7 +283,7 @@ def write_hexo(
                        changed_since=changed_since, streamed=True, lookback=lookback) as (
         window, tracker,
     ):
-        articles = select_articles(db, portal, since, window=window, projection=HEXO_FIELDS,
+        articles = iter_articles(db, portal, since, window=window, projection=HEXO_FIELDS,
                                    batch_size=batch_size, limit=limit)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -314,24 +314,9 @@ def write_hexo(
     return result
 
 
-def export_hexo(
-    db: Any,
-    out_dir: str | os.PathLike[str],
-    image_proxy: str | None = None,
-    portal: str | None = None,
-    since: Any = None,
-    *,
-    changed_since: Any = None,
-    state: str | os.PathLike[str] | None = None,
-    lookback: float = DEFAULT_LOOKBACK,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    limit: int = 0,
-) -> int:
-    """:func:`write_hexo`; returns how many posts were exported."""
-    return write_hexo(
-        db, out_dir, image_proxy, portal, since, changed_since=changed_since, state=state,
-        lookback=lookback, batch_size=batch_size, limit=limit,
-    ).posts
+def export_hexo(db: Any, out_dir: str | os.PathLike[str], *args: Any, **kwargs: Any) -> int:
+    """:func:`write_hexo` (the same arguments); returns how many posts were exported."""
+    return write_hexo(db, out_dir, *args, **kwargs).posts
 
 
 def front_matter_lines(post: str) -> list[str]:

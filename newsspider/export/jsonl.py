@@ -23,7 +23,7 @@ from typing import Any
 from bson import ObjectId
 
 from newsspider.export.files import is_stdout, open_output
-from newsspider.export.source import DEFAULT_BATCH_SIZE, Document, as_utc, select_articles
+from newsspider.export.source import DEFAULT_BATCH_SIZE, Document, as_utc, iter_articles
 from newsspider.export.state import DEFAULT_LOOKBACK, export_window
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def export_jsonl(
                        changed_since=changed_since, streamed=streamed, lookback=lookback) as (
         window, tracker,
     ):
-        articles = select_articles(db, portal, since, window=window, batch_size=batch_size,
+        articles = iter_articles(db, portal, since, window=window, batch_size=batch_size,
                                    limit=limit)
         before_replace = tracker.prepare_replace if tracker is not None else None
         with open_output(out, before_replace) as stream:

@@ -35,8 +35,8 @@ from newsspider.export.source import (
     ChangeKey,
     Document,
     article_date,
+    iter_articles,
     rfc1123,
-    select_articles,
 )
 from newsspider.export.state import DEFAULT_LOOKBACK, export_window
 
@@ -139,7 +139,7 @@ def export_rss(
                        changed_since=changed_since, streamed=False, lookback=lookback) as (
         window, tracker,
     ):
-        articles = select_articles(db, portal, since, window=window, projection=RSS_FIELDS,
+        articles = iter_articles(db, portal, since, window=window, projection=RSS_FIELDS,
                                    batch_size=batch_size, limit=limit)
         # The channel header needs the first article (defaults, lastBuildDate): peek at it.
         newest = next(articles, None)

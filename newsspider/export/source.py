@@ -5,7 +5,8 @@ stays flat however large the collection is.  Filters are the CLI's ``--portal`` 
 ``--since``.  Two orders:
 
 * :func:`iter_articles` — newest first by ``published_at`` (the field the store indexes);
-* :func:`iter_changes` — the change order of ``--changed-since`` and ``--state``:
+* :func:`iter_changes` (``iter_articles`` with a window) — the change order of
+  ``--changed-since`` and ``--state``:
   ``(updated_at, _id)`` ascending from a :class:`Window`, a keyset position (no skip),
   on the store's ``(updated_at, _id)`` index (``updated_at`` alone on nx-27017, where the
   date range also reads every document: newsspider.store.nx27017, docs/exports.md).
@@ -17,7 +18,7 @@ Stats written: none (exports run outside Scrapy; they return a count and log it)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from email.utils import format_datetime
@@ -36,36 +37,45 @@ EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 Document = Mapping[str, Any]
 
 
-def parse_since(value: str | dt.date | dt.datetime | None) -> dt.datetime | None:
-    """``YYYY-MM-DD`` (or a date) to that day's UTC midnight; ``ValueError`` with a reason."""
+def _instant(
+    value: str | dt.date | dt.datetime | None, from_text: Callable[[str], dt.datetime]
+) -> dt.datetime | None:
+    """``None``, an aware UTC datetime, a date's UTC midnight, or ``from_text(value)``."""
     if value is None:
         return None
     if isinstance(value, dt.datetime):
         return as_utc(value)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    return from_text(value.strip())
+
+
+def _day_text(value: str) -> dt.datetime:
     try:
-        day = dt.date.fromisoformat(value.strip())
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"--since must be a date as YYYY-MM-DD, got {value!r}") from exc
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-def parse_changed_since(value: str | dt.date | dt.datetime | None) -> dt.datetime | None:
-    """An ISO 8601 instant (UTC unless it has an offset; a date alone is its UTC midnight)."""
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return as_utc(value)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+def _instant_text(value: str) -> dt.datetime:
     try:
-        return as_utc(dt.datetime.fromisoformat(value.strip()))
+        return as_utc(dt.datetime.fromisoformat(value))
     except ValueError as exc:
         raise ValueError(
             "--changed-since must be an ISO 8601 date-time such as 2024-05-01T08:30:00Z "
             f"(UTC unless it has an offset), got {value!r}"
         ) from exc
+
+
+def parse_since(value: str | dt.date | dt.datetime | None) -> dt.datetime | None:
+    """``YYYY-MM-DD`` (or a date) to that day's UTC midnight; ``ValueError`` with a reason."""
+    return _instant(value, _day_text)
+
+
+def parse_changed_since(value: str | dt.date | dt.datetime | None) -> dt.datetime | None:
+    """An ISO 8601 instant (UTC unless it has an offset; a date alone is its UTC midnight)."""
+    return _instant(value, _instant_text)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -112,54 +122,37 @@ def iter_articles(
     portal: str | None = None,
     since: Any = None,
     *,
+    window: Window | None = None,
     projection: Mapping[str, Any] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     limit: int = 0,
 ) -> Iterator[Document]:
-    """Articles newest first, one batch in memory at a time; the cursor is closed on exit.
+    """Articles newest first — or, with a ``window`` (``--changed-since``, ``--state``), the
+    changes it admits in change order — one batch in memory at a time; the cursor is
+    closed on exit.
 
-    Not a generator itself: a bad ``since`` raises here, before any output is opened.
-    """
-    cursor = db[ARTICLES].find(
-        build_query(portal, since),
-        projection=dict(projection) if projection is not None else None,
-        sort=[("published_at", -1)],
-        batch_size=batch_size,
-        limit=limit,
-    )
-    return _drain(cursor)
-
-
-def _drain(cursor: Any) -> Iterator[Document]:
-    with cursor:
-        yield from cursor
-
-
-def iter_changes(
-    db: Any,
-    window: Window,
-    portal: str | None = None,
-    since: Any = None,
-    *,
-    projection: Mapping[str, Any] | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    limit: int = 0,
-) -> Iterator[Document]:
-    """Articles ``window`` admits, in change order, one batch in memory at a time.
-
-    One query, ``updated_at >= lower`` (rounded down to its second: nx-27017 compares
-    dates at whole seconds) sorted by ``(updated_at, _id)``; what sorts before the
-    window's exact bound, or was exported at the same ``updated_at``, is dropped here.
+    The change query is ``updated_at >= lower`` (rounded down to its second: nx-27017
+    compares dates at whole seconds) sorted by ``(updated_at, _id)``; what sorts before
+    the window's exact bound, or was exported at the same ``updated_at``, is dropped here.
     Not a generator itself: a bad ``since`` raises here, before any output is opened.
     """
     query = build_query(portal, since)
+    fields = dict(projection) if projection is not None else None
+    if window is None:
+        cursor = db[ARTICLES].find(query, projection=fields, sort=[("published_at", -1)],
+                                   batch_size=batch_size, limit=limit)
+        return _admitted(cursor, Window(), 0)
     if window.lower is not None:
         query["updated_at"] = {"$gte": date_lower_bound(window.lower)}
-    fields = None
-    if projection is not None:
-        fields = {**projection, "updated_at": 1}
+    if fields is not None:
+        fields["updated_at"] = 1
     cursor = db[ARTICLES].find(query, projection=fields, sort=CHANGE_ORDER, batch_size=batch_size)
     return _admitted(cursor, window, limit)
+
+
+def iter_changes(db: Any, window: Window, *args: Any, **kwargs: Any) -> Iterator[Document]:
+    """:func:`iter_articles` (the same arguments) in change order from ``window``."""
+    return iter_articles(db, *args, window=window, **kwargs)
 
 
 def _admitted(cursor: Any, window: Window, limit: int) -> Iterator[Document]:
@@ -172,27 +165,6 @@ def _admitted(cursor: Any, window: Window, limit: int) -> Iterator[Document]:
             count += 1
             if limit and count >= limit:
                 return
-
-
-def select_articles(
-    db: Any,
-    portal: str | None = None,
-    since: Any = None,
-    *,
-    window: Window | None = None,
-    projection: Mapping[str, Any] | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    limit: int = 0,
-) -> Iterator[Document]:
-    """:func:`iter_changes` when there is a window (``--changed-since``, ``--state``),
-    else :func:`iter_articles`."""
-    if window is None:
-        return iter_articles(
-            db, portal, since, projection=projection, batch_size=batch_size, limit=limit
-        )
-    return iter_changes(
-        db, window, portal, since, projection=projection, batch_size=batch_size, limit=limit
-    )
 
 
 def as_utc(value: dt.datetime) -> dt.datetime:
