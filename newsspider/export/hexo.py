@@ -284,7 +284,7 @@ def write_hexo(
         window, tracker,
     ):
         articles = iter_articles(db, portal, since, window=window, projection=HEXO_FIELDS,
-                                   batch_size=batch_size, limit=limit)
+                                 batch_size=batch_size, limit=limit)
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         existing = _existing_posts(out)

@@ -75,7 +75,7 @@ def export_jsonl(
         window, tracker,
     ):
         articles = iter_articles(db, portal, since, window=window, batch_size=batch_size,
-                                   limit=limit)
+                                 limit=limit)
         before_replace = tracker.prepare_replace if tracker is not None else None
         with open_output(out, before_replace) as stream:
             for doc in articles:

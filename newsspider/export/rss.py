@@ -140,7 +140,7 @@ def export_rss(
         window, tracker,
     ):
         articles = iter_articles(db, portal, since, window=window, projection=RSS_FIELDS,
-                                   batch_size=batch_size, limit=limit)
+                                 batch_size=batch_size, limit=limit)
         # The channel header needs the first article (defaults, lastBuildDate): peek at it.
         newest = next(articles, None)
         if title is None:
