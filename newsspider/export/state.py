@@ -125,7 +125,8 @@ class ExportState:
         changed_since: dt.datetime | None = None,
     ) -> Iterator[ExportState]:
         """Lock ``path``, read it (a new one when missing), finish what an interrupted
-        export left; the caller exports, :meth:`record`\\ s each document, :meth:`commit`\\ s."""
+        export left.  The caller then exports, calling :meth:`record` for each document
+        and :meth:`commit` at the end."""
         target = Path(path)
         if target.is_dir():
             raise StateError(f"state file {target} is a directory")
@@ -262,6 +263,8 @@ class ExportState:
         raw = self.data.get("position")
         if not raw:
             return None
+        if not isinstance(raw, Mapping) or "_id" not in raw:
+            raise StateError(f"state file {self.path}: position is not {{updated_at, _id}}: {raw!r}")
         return ChangeKey(_parse_iso(raw.get("updated_at"), self.path, "position"), str(raw["_id"]))
 
     def window(self) -> Window:
