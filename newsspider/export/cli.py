@@ -23,13 +23,12 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from newsspider.exitcodes import EXIT_USAGE
 from newsspider.export.hexo import SEED_IMAGE_PROXY, validate_image_proxy, write_hexo
 from newsspider.export.jsonl import export_jsonl
 from newsspider.export.rss import export_rss
 from newsspider.export.source import DEFAULT_BATCH_SIZE, parse_changed_since, parse_since
 from newsspider.export.state import DEFAULT_LOOKBACK, StateError
-
-EXIT_USAGE = 2
 
 
 def _argument(check: Callable[[str], object]) -> Callable[[str], str]:
