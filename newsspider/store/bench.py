@@ -3,8 +3,9 @@
 Both sides make the same writes for ``n`` article-sized documents (about 4 KB
 of Chinese body each) into their own fresh database, with the same indexes, on
 the same server — each article and its four ``dedup_keys`` entries (the
-near-duplicate index): the naive side with one
-``update_one({_id}, …, upsert=True)`` per document, the bulk side through
+near-duplicate index) and its ``article_keys`` rows (the dashboard's
+listing keys): the naive side with one ``update_one({_id}, …, upsert=True)``
+per document and key, the rows of one article in one ``insert_many``, the bulk side through
 :class:`~newsspider.store.store.Store` — the same writer thread, revision
 check and batching the crawl uses — timed from the first enqueue until
 everything is flushed.  (Against article upserts alone, without the keys
@@ -26,7 +27,8 @@ from typing import Any
 
 from pymongo import MongoClient
 
-from newsspider.store.store import ARTICLES, INDEXES, KEYSET_INDEXES, Store
+from newsspider.store.listing import ARTICLE_KEYS, article_rows
+from newsspider.store.store import ARTICLES, INDEXES, KEYSET_INDEXES, Store, index_model
 from newsspider.store.writer import dedup_key_pushes
 
 _PARAGRAPH = "物联网与人工智能的结合正在改变制造业的生产方式，企业纷纷加大投入。"
@@ -48,10 +50,12 @@ def sample_article(i: int) -> dict[str, Any]:
 
 
 def _naive(client: MongoClient[dict[str, Any]], database: str, docs: list[dict[str, Any]]) -> float:
-    articles = client[database].articles
+    articles = client[database][ARTICLES]
     # The same indexes the store keeps (its keyset one as nx-27017 has it): a like-for-like write.
-    for name in (*INDEXES[ARTICLES], *KEYSET_INDEXES[ARTICLES]):
-        articles.create_index(name)
+    articles.create_indexes([index_model(spec) for spec in (*INDEXES[ARTICLES],
+                                                            *KEYSET_INDEXES[ARTICLES])])
+    client[database][ARTICLE_KEYS].create_indexes(
+        [index_model(spec) for spec in INDEXES[ARTICLE_KEYS]])
     started = time.perf_counter()
     for doc in docs:
         now = datetime.now(UTC)
@@ -65,6 +69,9 @@ def _naive(client: MongoClient[dict[str, Any]], database: str, docs: list[dict[s
         # The same dedup-key writes the store makes for a new article, one round trip each.
         for push in dedup_key_pushes(doc["_id"], doc["simhash"]):
             client[database].dedup_keys.update_one(push["q"], push["u"], upsert=True)
+        # And its listing keys (about 20 small rows), in one round trip.
+        client[database][ARTICLE_KEYS].insert_many(
+            list(article_rows({**doc, "first_seen_at": now}).values()), ordered=False)
     return time.perf_counter() - started
 
 

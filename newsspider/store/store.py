@@ -44,6 +44,7 @@ from pymongo.errors import PyMongoError
 
 from newsspider.store.embedded import EmbeddedStore, StoreStartError
 from newsspider.store.journal import Journal
+from newsspider.store.listing import ARTICLE_KEYS, mark_complete
 from newsspider.store.nx27017 import is_nx27017, keyset_index
 from newsspider.store.values import json_safe
 from newsspider.store.writer import (
@@ -76,14 +77,26 @@ URL_ALIASES = "url_aliases"
 # ``_id`` ``$in`` is an index lookup on nx-27017 and MongoDB alike: one query
 # serves a whole batch of items (newsspider.pipelines.dedup).  DEDUP_KEYS
 # (= "dedup_keys") and SIMHASH_BANDS (4) are defined by the writer, which fills it.
-INDEXES: dict[str, tuple[str, ...]] = {
+# Each entry a field, or a tuple of fields for a compound index (all ascending).
+# The ``list_key``/``k`` ones serve the dashboard's keyset pages
+# (newsspider.store.listing): one filter's equality fields, then the key.
+IndexSpec = str | tuple[str, ...]
+INDEXES: dict[str, tuple[IndexSpec, ...]] = {
     ARTICLES: ("published_at", "portal", "content_hash", "simhash", "first_seen_at"),
-    REJECTS: ("portal", "at"),
-    RUNS: ("portal", "started_at"),
+    REJECTS: ("portal", "at", "list_key", ("portal", "list_key"), ("reason", "list_key"),
+              ("portal", "reason", "list_key")),
+    RUNS: ("portal", "started_at", ("portal", "started_at"), "list_key", ("portal", "list_key"),
+           ("status", "list_key"), ("portal", "status", "list_key")),
+    ARTICLE_KEYS: ("k",),
 }
 # Read in ``(field, _id)`` order by keyset pagination: "articles changed since T"
 # (newsspider.export.source.iter_changes, docs/exports.md).
 KEYSET_INDEXES: dict[str, tuple[str, ...]] = {ARTICLES: ("updated_at",)}
+
+
+def index_model(spec: IndexSpec) -> IndexModel:
+    fields = (spec,) if isinstance(spec, str) else spec
+    return IndexModel([(name, ASCENDING) for name in fields])
 KNOWN_IDS_CHUNK = 500
 
 _SECRET_PARAM = re.compile(r"pass|secret|token|key", re.IGNORECASE)
@@ -332,12 +345,15 @@ class Store:
         self.writer.start()
 
     def _ensure_indexes(self, nx27017: bool) -> None:
-        # One createIndexes per collection (three round trips, not ten); existing ones stay.
+        # One createIndexes per collection (four round trips, not twenty-five); existing ones stay.
         keyset = {collection: [keyset_index(name, nx27017) for name in fields]
                   for collection, fields in KEYSET_INDEXES.items()}
-        for collection, fields in INDEXES.items():
-            models = [IndexModel([(name, ASCENDING)]) for name in fields]
+        for collection, specs in INDEXES.items():
+            models = [index_model(spec) for spec in specs]
             self.db[collection].create_indexes(models + keyset.get(collection, []))
+        if self.db[ARTICLES].find_one({}, {"_id": 1}) is None:
+            # No article yet: every one from now on gets its listing keys from the writer.
+            mark_complete(self.db)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until every write enqueued so far is in the store; False on timeout."""

@@ -41,6 +41,11 @@ writes them every ``batch_size`` ops or ``flush_seconds`` seconds (and on
   and ``at``) rather than piling up copies.
 * ``run`` — one ``runs`` document, replaced by ``_id``.
 
+Each write also keeps the dashboard's listing keys (:mod:`newsspider.store.listing`):
+an article's ``article_keys`` rows (written before the article, so a retried
+batch recomputes them from the article as it was), and ``list_key`` plus
+``status`` (runs) or ``reason`` (rejects) on the document itself.
+
 Every write is an idempotent upsert recomputed from the store on each
 attempt, so a batch interrupted by an outage is simply written again.
 
@@ -92,6 +97,14 @@ from pymongo import InsertOne, ReplaceOne, UpdateOne
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
 
 from newsspider.store.journal import Journal
+from newsspider.store.listing import (
+    ARTICLE_KEYS,
+    article_rows,
+    insert_rows,
+    reject_keys,
+    row_changes,
+    run_keys,
+)
 from newsspider.store.nx27017 import date_operand, is_nx27017
 from newsspider.store.values import json_safe
 
@@ -562,10 +575,15 @@ class StoreWriter:
         runs: list[tuple[Op, ReplaceOne]] = []
         written_at = utcnow()  # updated_at of what this batch changes
         nx = bool(self._nx27017)
+        # url -> (its listing rows before this batch, after its last op in the batch, that op)
+        listing: dict[str, tuple[dict[str, Any], dict[str, Any], Op]] = {}
         for op in ops:
             if op.kind == ARTICLE:
+                url = op.doc["url"]
+                before = listing[url][0] if url in listing else article_rows(state.get(url) or {})
                 articles.append(
                     (op, self._plan_article(op, state, revisions, keys, counts, written_at)))
+                listing[url] = (before, article_rows(state[url]), op)
                 for merge in parked.pop(op.doc["url"], ()):
                     articles.append((merge, _merge_update(merge, state, written_at, nx)))
                     aliases.extend(_alias_upserts(merge))
@@ -583,19 +601,22 @@ class StoreWriter:
                 doc["item"] = json_safe(doc.get("item") or {})
                 doc.setdefault("at", op.at)
                 doc["_id"] = f"{doc.get('portal')}:{doc.get('url')}"
+                doc.update(reject_keys(doc))
                 rejects.append((op, ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)))
                 counts.rejects += 1
             elif op.kind == RUN:
-                runs.append((op, ReplaceOne({"_id": op.doc["_id"]}, op.doc, upsert=True)))
+                doc = {**op.doc, **run_keys(op.doc)}
+                runs.append((op, ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)))
                 counts.runs += 1
             else:
                 raise _BadOp(op, f"unknown op kind {op.kind!r}")
 
         # Archive before overwriting: if the article write is then interrupted,
         # the retry recomputes the same archive (same _id) and loses nothing.
-        for collection, planned in (
-            ("article_revisions", revisions), ("articles", articles), ("url_aliases", aliases),
-        ):
+        # The listing rows likewise, from the article as stored before.
+        self._bulk("article_revisions", revisions)
+        self._write_listing(listing)
+        for collection, planned in (("articles", articles), ("url_aliases", aliases)):
             self._bulk(collection, planned)
         self._write_dedup_keys(keys)
         for collection, planned in (("rejects", rejects), ("runs", runs)):
@@ -669,6 +690,29 @@ class StoreWriter:
                 except InvalidDocument as bad:
                     raise _BadOp(op, str(bad)) from exc
             raise
+
+    def _write_listing(self, listing: dict[str, tuple[dict[str, Any], dict[str, Any], Op]]) -> None:
+        """``article_keys`` rows: a raw unordered ``insert`` for new articles' rows
+        (about 25 each; a row already there from an interrupted attempt is the
+        same row), upserts and deletes for the rare article whose title, date or
+        portal changed."""
+        inserts: list[tuple[Op, dict[str, Any]]] = []
+        upserts: list[tuple[Op, ReplaceOne]] = []
+        deletes: list[str] = []
+        for before, after, op in listing.values():
+            new, changed, gone = row_changes(before, after)
+            inserts += [(op, row) for row in new]
+            upserts += [(op, ReplaceOne({"_id": row["_id"]}, row, upsert=True)) for row in changed]
+            deletes += gone
+        for start in range(0, len(inserts), KEY_COMMAND_CHUNK):
+            chunk = inserts[start:start + KEY_COMMAND_CHUNK]
+            errors = insert_rows(self.db, [row for _, row in chunk], session=self._session)
+            if errors:
+                raise _BadOp(chunk[int(errors[0].get("index", 0))][0], str(errors[0].get("errmsg")))
+        self._bulk(ARTICLE_KEYS, upserts)
+        for start in range(0, len(deletes), KEY_COMMAND_CHUNK):
+            self.db[ARTICLE_KEYS].delete_many(
+                {"_id": {"$in": deletes[start:start + KEY_COMMAND_CHUNK]}}, session=self._session)
 
     def _write_dedup_keys(self, planned: list[tuple[Op, str, str]]) -> None:
         """Band keys: an insert where the key is new, a ``$push`` upsert where it exists.
