@@ -1,4 +1,4 @@
-"""``newsspider``: crawl, demo, replica, store, runs, export, schema, schedule.
+"""``newsspider``: crawl, demo, replica, store, runs, export, schema, web, schedule.
 
 Exit codes (every subcommand; ``newsspider/exitcodes.py``):
   0  done, every check passed
@@ -187,6 +187,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"\narticles are in database {settings.get('MONGO_DATABASE')!r} ({where});")
     print("look at them with: newsspider export jsonl --out - "
           f"(MONGO_DATABASE={settings.get('MONGO_DATABASE')})")
+    print("\nopen the dashboard (then http://127.0.0.1:8080/):\n"
+          f"  MONGO_DATABASE={settings.get('MONGO_DATABASE')} .venv/bin/newsspider web")
     return code
 
 
@@ -251,6 +253,49 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
         ))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in table)
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from newsspider.store.listing import reindex
+    from newsspider.web.app import create_app
+    from newsspider.web.server import exposure_error, is_loopback, open_socket, serve
+
+    settings = _project_settings()
+    token = settings.get("NEWSSPIDER_WEB_TOKEN") or ""
+    problem = exposure_error(args.host, token)
+    if problem and not args.reindex:
+        raise CliError(EXIT_USAGE, problem)
+    if args.database:
+        settings.set("MONGO_DATABASE", args.database, priority="cmdline")
+    # Not chosen by the user: the demo's database is offered too (see newsspider.web.app).
+    explicit = bool(args.database or os.environ.get("MONGO_DATABASE"))
+    sock = None
+    if not args.reindex:
+        try:
+            sock = open_socket(args.host, args.port)
+        except OSError as exc:
+            raise CliError(EXIT_USAGE, f"cannot listen on {args.host}:{args.port}: "
+                           f"{exc.strerror or exc}") from exc
+    try:
+        with open_database(settings) as db:
+            if args.reindex:
+                counts = reindex(db)
+                print(f"listing keys built in database {db.name!r}: {counts['articles']} articles "
+                      f"({counts['rows']} rows), {counts['runs']} runs, {counts['rejects']} rejects")
+                return EXIT_OK
+            assert sock is not None
+            app = create_app(db.client, db.name, offer_demo=not explicit, token=token or None,
+                             loopback_only=is_loopback(args.host),
+                             page_size=settings.getint("NEWSSPIDER_WEB_PAGE_SIZE", 50))
+            host, port = sock.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
+            print(f"dashboard: http://{shown}:{port}/ (database {db.name!r}"
+                  f"{', token required' if token else ''}); Ctrl-C stops it", flush=True)
+            serve(app, sock, log_level=args.log_level)
+    finally:
+        if sock is not None:
+            sock.close()
+    return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -335,6 +380,19 @@ def build_parser(settings: Any) -> argparse.ArgumentParser:
     runs.add_argument("--portal")
     runs.add_argument("--limit", type=int, default=20)
     runs.set_defaults(func=cmd_runs)
+
+    web = sub.add_parser("web", help="serve the read-only dashboard",
+                         description="Serve the read-only dashboard over the store (MONGO_URI, "
+                         "or the embedded store). Any --host but loopback needs "
+                         "NEWSSPIDER_WEB_TOKEN. See docs/dashboard.md.")
+    web.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    web.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any free)")
+    web.add_argument("--database", help="database to show (default: MONGO_DATABASE)")
+    web.add_argument("--log-level", default="info", help="uvicorn log level (default info)")
+    web.add_argument("--reindex", action="store_true",
+                     help="build the dashboard's listing keys for documents stored before "
+                     "them, then exit (the one command of the dashboard that writes)")
+    web.set_defaults(func=cmd_web)
 
     export = add_export_parser(sub)
     export.set_defaults(func=cmd_export)

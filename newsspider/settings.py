@@ -265,6 +265,13 @@ DOWNLOADER_MIDDLEWARES.update(
 NEWSSPIDER_RESUME_ENABLED = _env("NEWSSPIDER_RESUME_ENABLED", True)
 
 
+# --- the dashboard (newsspider/web, `newsspider web`) ---
+# Token every dashboard page requires (Bearer header or the login form); needed to bind beyond loopback.
+NEWSSPIDER_WEB_TOKEN = _env("NEWSSPIDER_WEB_TOKEN", "")
+# Rows per page of the dashboard's run and article lists.
+NEWSSPIDER_WEB_PAGE_SIZE = _env("NEWSSPIDER_WEB_PAGE_SIZE", 50)
+
+
 # --- every other Scrapy and scrapy-playwright setting ---------------------------
 # From the environment under its own name (DOWNLOAD_DELAY=2, JOBDIR=crawls/1, HTTPCACHE_ENABLED=1),
 # typed as Scrapy's default; names assigned above and credentials are not read this way.
