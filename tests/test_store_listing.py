@@ -70,9 +70,13 @@ def test_article_rows_sort_like_their_dates() -> None:
         (a,) = [k for k in old_rows if split_key(k)[0] == term]
         (b,) = [k for k in new_rows if split_key(k)[0] == term]
         assert a < b, term
-    row = old_rows[next(iter(old_rows))]
-    assert row["_id"] == row["k"] and row["a"] == "https://a.test/1" and row["p"] == "ofweek"
-    assert split_key(row["k"])[2] == "https://a.test/1"
+    star = old_rows[next(k for k in old_rows if k.startswith("*"))]
+    assert star["_id"] == star["k"] and star["p"] == "ofweek" and star["t"] == "光伏新品"
+    for key, row in old_rows.items():
+        assert split_key(key)[2] == "https://a.test/1"
+        assert row == star or row == {"_id": key, "k": key}  # only the * row carries more
+        if not key.startswith("+"):  # the rows by publication date
+            assert listing.title_row_id(key) == star["_id"]
 
 
 def test_row_changes() -> None:
@@ -90,8 +94,12 @@ def test_row_changes() -> None:
 # -- the writer keeps them ------------------------------------------------------------
 
 
+def _rows(db: Any, url: str) -> list[str]:
+    return [d["k"] for d in db[ARTICLE_KEYS].find({"k": {"$gt": ""}}) if split_key(d["k"])[2] == url]
+
+
 def _terms(db: Any, url: str) -> set[str]:
-    return {split_key(d["k"])[0] for d in db[ARTICLE_KEYS].find({"a": url})}
+    return {split_key(k)[0] for k in _rows(db, url)}
 
 
 def test_writer_writes_and_updates_article_rows(make_store, mongo_db) -> None:  # noqa: F811
@@ -113,10 +121,10 @@ def test_writer_writes_and_updates_article_rows(make_store, mongo_db) -> None:  
     store.put_article_blocking(article(url, title="光伏旧品", published_at=later))
     assert store.flush(30)
     assert _terms(mongo_db, url) == {"*", "@ofweek", "+", "+@ofweek", "t:光伏", "t:伏旧", "t:旧品"}
-    stars = [d["k"] for d in mongo_db[ARTICLE_KEYS].find({"a": url})
-             if split_key(d["k"])[0] == "*"]
+    stars = [k for k in _rows(mongo_db, url) if split_key(k)[0] == "*"]
     assert stars == [f"*\x1f2024-07-01T01:02:03Z\x1f{url}"]
     assert mongo_db.articles.find_one({"_id": url})["title"] == "光伏旧品"
+    assert mongo_db[ARTICLE_KEYS].find_one({"_id": stars[0]})["t"] == "光伏旧品"
 
 
 def test_writer_keys_runs_and_rejects(make_store, mongo_db) -> None:  # noqa: F811

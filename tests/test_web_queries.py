@@ -128,16 +128,18 @@ def test_title_search_reads_a_bounded_number_of_rows_per_page(filled, monkeypatc
     db, docs = filled
     monkeypatch.setattr(queries, "SEARCH_BUDGET", 12)
     monkeypatch.setattr(queries, "SEARCH_BATCH", 5)
-    filt = article_filter(q="华为 电池")  # 华为 is on a third of the titles, with 电池 on 1/12
+    monkeypatch.setattr(queries, "SEARCH_PROBE", 4)
+    # 华为 is on a third of the titles, 电池 on a quarter (the sparser: its rows are read).
+    filt = article_filter(q="华为 电池")
     found, before, pages = [], None, 0
     while True:
         page = queries.search_page(db, filt, before=before)
-        assert page.examined <= 12
+        assert page.examined <= 12 + 4  # the budget, and the other token's probe
         found += [i["article"]["_id"] for i in page.items]
         pages += 1
         if page.older is None:
             break
-        assert page.note.startswith("searched 12 titles")
+        assert page.note.startswith("searched 1")
         before = page.older
     assert pages > 1
     assert found == _order([d for d in docs if "华为" in d["title"] and "电池" in d["title"]])

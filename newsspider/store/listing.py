@@ -15,9 +15,9 @@ the same keys the same way.
   the writes idempotent).  Terms: ``*`` (every article, by ``published_at``),
   ``@<portal>`` (one portal's), ``+`` and ``+@<portal>`` (the same by
   ``first_seen_at``: what arrived when), and ``t:<token>`` for each token of
-  the title (:func:`title_terms`), by ``published_at``.  A row carries the
-  article's URL (``a``), portal (``p``) and title (``t``): a title search
-  reads rows, never article documents, until it shows a page.
+  the title (:func:`title_terms`), by ``published_at``.  The ``*`` row also
+  carries the portal (``p``) and title (``t``): a title search reads rows,
+  never article documents, until it shows a page.
 * ``runs.list_key`` = ``"r:<started_at>\\x1f<_id>"`` and ``runs.status``
   (``ok`` / ``failed``, from the checks).
 * ``rejects.list_key`` = ``"j:<at>\\x1f<_id>"`` and ``rejects.reason`` (the
@@ -76,9 +76,9 @@ def key_time(value: Any) -> str:
     """A date as it sorts in keys: ``2024-05-01T08:30:00Z`` (UTC, whole seconds); "" if not a date."""
     if not isinstance(value, datetime):
         return ""
-    if value.tzinfo is not None:
+    if value.tzinfo is not None and value.utcoffset():
         value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def parse_key_time(text: str) -> datetime | None:
@@ -133,25 +133,56 @@ def split_key(key: str) -> tuple[str, str, str]:
 
 
 def article_rows(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The ``article_keys`` rows of one article document, by ``_id``."""
+    """The ``article_keys`` rows of one article document, by ``_id``.
+
+    Only the ``*`` row carries the portal (``p``) and title (``t``): every other
+    row's key holds its date and URL, and so names its ``*`` row, where a
+    search checks a title.  (A row is about the cost of a document on
+    nx-27017 whatever its size; the leaner, the less the crawl encodes.)
+    """
     url = str(doc.get("_id") or doc.get("url") or "")
-    portal = str(doc.get("portal") or "")
-    title = str(doc.get("title") or "")
     if not url:
         return {}
+    portal = str(doc.get("portal") or "")
+    rows: dict[str, dict[str, Any]] = {}
     published = key_time(doc.get("published_at"))
-    arrived = key_time(doc.get("first_seen_at"))
-    terms: list[tuple[str, str]] = []
     if published:
-        terms += [(ALL, published), (PORTAL + portal, published)]
-        terms += [(TITLE + token, published) for token in title_terms(title)]
+        tail = f"{SEP}{published}{SEP}{url}"
+        star = ALL + tail
+        rows[star] = {"_id": star, "k": star, "p": portal,
+                      "t": str(doc.get("title") or "")[:MAX_ROW_TITLE]}
+        for term in (PORTAL + portal, *(TITLE + t for t in title_terms(str(doc.get("title") or "")))):
+            key = term + tail
+            rows[key] = {"_id": key, "k": key}
+    arrived = key_time(doc.get("first_seen_at"))
     if arrived:
-        terms += [(ARRIVED, arrived), (ARRIVED + PORTAL + portal, arrived)]
-    rows = {}
-    for term, when in terms:
-        key = article_key(term, when, url)
-        rows[key] = {"_id": key, "k": key, "a": url, "p": portal, "t": title[:MAX_ROW_TITLE]}
+        tail = f"{SEP}{arrived}{SEP}{url}"
+        for term in (ARRIVED, ARRIVED + PORTAL + portal):
+            key = term + tail
+            rows[key] = {"_id": key, "k": key}
     return rows
+
+
+# What an article's rows are made of: (url, portal, title, published_at, first_seen_at).
+RowSource = tuple[Any, ...]
+_ROW_SOURCE = ("_id", "portal", "title", "published_at", "first_seen_at")
+
+
+def row_source(doc: Mapping[str, Any] | None) -> RowSource:
+    """The fields :func:`article_rows` reads; equal sources, equal rows (cheap to compare)."""
+    if doc is None:
+        return ()
+    return tuple(doc.get(name) for name in _ROW_SOURCE)
+
+
+def rows_of(source: RowSource) -> dict[str, dict[str, Any]]:
+    return article_rows(dict(zip(_ROW_SOURCE, source, strict=True))) if source else {}
+
+
+def title_row_id(key: str) -> str:
+    """The ``*`` row (portal and title) of the article a row's key names
+    (a row by publication date: ``@<portal>`` or ``t:<token>``)."""
+    return ALL + SEP + key.partition(SEP)[2]
 
 
 def row_changes(

@@ -99,10 +99,11 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, 
 from newsspider.store.journal import Journal
 from newsspider.store.listing import (
     ARTICLE_KEYS,
-    article_rows,
     insert_rows,
     reject_keys,
     row_changes,
+    row_source,
+    rows_of,
     run_keys,
 )
 from newsspider.store.nx27017 import date_operand, is_nx27017
@@ -575,15 +576,15 @@ class StoreWriter:
         runs: list[tuple[Op, ReplaceOne]] = []
         written_at = utcnow()  # updated_at of what this batch changes
         nx = bool(self._nx27017)
-        # url -> (its listing rows before this batch, after its last op in the batch, that op)
-        listing: dict[str, tuple[dict[str, Any], dict[str, Any], Op]] = {}
+        # url -> (what its listing rows are made of before this batch, after its last op, that op)
+        listing: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], Op]] = {}
         for op in ops:
             if op.kind == ARTICLE:
                 url = op.doc["url"]
-                before = listing[url][0] if url in listing else article_rows(state.get(url) or {})
+                before = listing[url][0] if url in listing else row_source(state.get(url))
                 articles.append(
                     (op, self._plan_article(op, state, revisions, keys, counts, written_at)))
-                listing[url] = (before, article_rows(state[url]), op)
+                listing[url] = (before, row_source(state[url]), op)
                 for merge in parked.pop(op.doc["url"], ()):
                     articles.append((merge, _merge_update(merge, state, written_at, nx)))
                     aliases.extend(_alias_upserts(merge))
@@ -691,7 +692,7 @@ class StoreWriter:
                     raise _BadOp(op, str(bad)) from exc
             raise
 
-    def _write_listing(self, listing: dict[str, tuple[dict[str, Any], dict[str, Any], Op]]) -> None:
+    def _write_listing(self, listing: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], Op]]) -> None:
         """``article_keys`` rows: a raw unordered ``insert`` for new articles' rows
         (about 25 each; a row already there from an interrupted attempt is the
         same row), upserts and deletes for the rare article whose title, date or
@@ -699,8 +700,10 @@ class StoreWriter:
         inserts: list[tuple[Op, dict[str, Any]]] = []
         upserts: list[tuple[Op, ReplaceOne]] = []
         deletes: list[str] = []
-        for before, after, op in listing.values():
-            new, changed, gone = row_changes(before, after)
+        for source_before, source_after, op in listing.values():
+            if source_before == source_after:
+                continue  # a re-crawl that changed none of what the rows are made of
+            new, changed, gone = row_changes(rows_of(source_before), rows_of(source_after))
             inserts += [(op, row) for row in new]
             upserts += [(op, ReplaceOne({"_id": row["_id"]}, row, upsert=True)) for row in changed]
             deletes += gone

@@ -39,7 +39,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from newsspider.store.listing import parse_key_time, split_key
+from newsspider.store.listing import parse_key_time, split_key, title_row_id
 from newsspider.web import charts, queries, view
 from newsspider.web.security import (
     COOKIE,
@@ -169,7 +169,7 @@ class Dashboard:
                 for r in reversed(runs)
             ]
             newest = queries.newest_row(db, "@" + name)
-            arrived = queries.newest_row(db, "+@" + name)
+            titles = queries.title_rows(db, [newest] if newest else [])
             last = runs[0] if runs else None
             cards.append({
                 "name": name,
@@ -177,8 +177,7 @@ class Dashboard:
                 "spark": charts.sparkline(points, slots=queries.SPARK_RUNS),
                 "runs": len(runs),
                 "failed_recent": sum(1 for r in runs if r["status"] == "failed"),
-                "newest": _row_view(newest),
-                "arrived": _row_view(arrived),
+                "newest": _row_view(newest, titles),
             })
         cards.sort(key=lambda c: (c["last"] is None or c["last"]["status"] != "failed", c["name"]))
         return self.render(request, "portals.html", cards=cards,
@@ -335,11 +334,12 @@ def _local_path(value: str) -> str:
     return value
 
 
-def _row_view(row: dict[str, Any] | None) -> dict[str, Any] | None:
+def _row_view(row: dict[str, Any] | None, titles: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
     if row is None:
         return None
     _, when, url = split_key(row["k"])
-    return {"url": url, "title": row.get("t", ""), "when": parse_key_time(when)}
+    title = (titles.get(title_row_id(row["k"])) or {}).get("t", "")
+    return {"url": url, "title": title, "when": parse_key_time(when)}
 
 
 # The article page shows these in its own sections; any other field is listed as is.

@@ -37,6 +37,7 @@ from newsspider.store.listing import (
     query_terms,
     split_key,
     title_matches,
+    title_row_id,
 )
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ PAGE_SIZE = 50
 REJECTS_PAGE_SIZE = 25  # a reject holds the item as scraped: the page reads fewer
 SEARCH_BUDGET = 2000  # article_keys rows one search page may read
 SEARCH_BATCH = 250
+SEARCH_PROBE = 60  # rows read of each query token to find the sparsest
+SEARCH_MAX_TERMS = 8  # query tokens probed (a long query: its first ones)
 SPARK_RUNS = 30  # runs per portal in the overview's sparkline
 MAX_PORTALS = 500
 MAX_REASONS = 100
@@ -180,6 +183,14 @@ def newest_row(db: Db, term: str) -> dict[str, Any] | None:
                      .sort("k", -1).limit(1)), None)
 
 
+def title_rows(db: Db, rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The ``*`` rows (portal, title) of the articles ``rows`` name, by ``_id`` (one ``$in``)."""
+    if not rows:
+        return {}
+    ids = list(dict.fromkeys(title_row_id(r["k"]) for r in rows))
+    return {d["_id"]: d for d in db[ARTICLE_KEYS].find({"_id": {"$in": ids}})}
+
+
 def keys_complete(db: Db) -> bool:
     """Every stored article has its listing rows (or there is no article at all)."""
     return is_complete(db) or db.articles.find_one({}, {"_id": 1}) is None
@@ -252,11 +263,11 @@ def _join(db: Db, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     whose article is gone are left out."""
     if not rows:
         return []
-    found = {d["_id"]: d for d in db.articles.find({"_id": {"$in": [r["a"] for r in rows]}},
-                                                    LIST_FIELDS)}
+    urls = [split_key(r["k"])[2] for r in rows]
+    found = {d["_id"]: d for d in db.articles.find({"_id": {"$in": urls}}, LIST_FIELDS)}
     items = []
-    for row in rows:
-        doc = found.get(row["a"])
+    for row, url in zip(rows, urls, strict=True):
+        doc = found.get(url)
         if doc is not None:
             items.append({"key": row["k"], "when": parse_key_time(split_key(row["k"])[1]),
                           "article": doc})
@@ -287,35 +298,62 @@ def articles_page(
     return Page(_join(db, page.items), newer=_position(page.newer), older=_position(page.older))
 
 
+def _term_range(term: str, filt: ArticleFilter, before: str | None) -> tuple[str, str]:
+    lo = term + SEP + filt.start
+    hi = term + SEP + (filt.end + TOP if filt.end else TOP)
+    return lo, hi if before is None else min(hi, term + SEP + before)
+
+
+def _rows(db: Db, lo: str, upper: str, limit: int) -> list[dict[str, Any]]:
+    return list(db[ARTICLE_KEYS].find({"k": {"$gte": lo, "$lt": upper}}).sort("k", -1).limit(limit))
+
+
 def search_page(db: Db, filt: ArticleFilter, *, before: str | None = None,
                 limit: int = PAGE_SIZE) -> Page:
+    """Titles holding every word of the query, newest first, from one token's rows.
+
+    Every match is among the rows of each of its tokens; the sparsest token's
+    are read (a probe of :data:`SEARCH_PROBE` rows per token tells: fewer rows,
+    or its last one further back), at most :data:`SEARCH_BUDGET` rows per page.
+    """
     terms = query_terms(filt.q)
     if not terms:
         raise QueryError("search: type a word, or at least two Chinese, Japanese or Korean "
                          "characters")
-    # One token's rows carry every match; the longest token is likely the rarest.
-    term = TITLE + max(terms, key=len)
-    lo = term + SEP + filt.start
-    hi = term + SEP + (filt.end + TOP if filt.end else TOP)
-    upper = hi if before is None else min(hi, term + SEP + before)
+    probes = {}
+    for token in terms[:SEARCH_MAX_TERMS]:
+        lo, upper = _term_range(TITLE + token, filt, before)
+        probes[token] = (lo, _rows(db, lo, upper, SEARCH_PROBE), upper)
+
+    def density(token: str) -> tuple[bool, str]:
+        rows = probes[token][1]
+        full = len(rows) >= SEARCH_PROBE
+        return full, (_position(rows[-1]["k"]) or "") if full else f"{len(rows):08d}"
+
+    token = min(probes, key=density)
+    lo, first, upper = probes[token]
+    examined = sum(len(rows) for _, rows, _ in probes.values()) - len(first)
     matched: list[dict[str, Any]] = []
-    examined = 0
     exhausted = False
-    while len(matched) <= limit and examined < SEARCH_BUDGET:
-        want = min(SEARCH_BATCH, SEARCH_BUDGET - examined)
-        rows = list(db[ARTICLE_KEYS].find({"k": {"$gte": lo, "$lt": upper}})
-                    .sort("k", -1).limit(want))
-        for row in rows:
+    batch, want = first, SEARCH_PROBE
+    while True:
+        titles = title_rows(db, batch)
+        for row in batch:
             examined += 1
             upper = row["k"]
-            if (not filt.portal or row.get("p") == filt.portal) and title_matches(
-                    row.get("t", ""), filt.words):
+            star = titles.get(title_row_id(row["k"])) or {}
+            if (not filt.portal or star.get("p") == filt.portal) and title_matches(
+                    star.get("t", ""), filt.words):
                 matched.append(row)
                 if len(matched) > limit:
                     break
-        if len(rows) < want:
+        if len(batch) < want:
             exhausted = True
             break
+        if len(matched) > limit or examined >= SEARCH_BUDGET:
+            break
+        want = min(SEARCH_BATCH, SEARCH_BUDGET - examined)
+        batch = _rows(db, lo, upper, want)
     older: str | None = None
     note = ""
     if len(matched) > limit:
