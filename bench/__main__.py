@@ -27,6 +27,7 @@ TARGETS = {
     "peak_rss_mb_10k": ("<=", 400.0),
     "peak_rss_mb_50k": ("<=", 400.0),
     "rss_growth_ratio": ("<=", 1.25),
+    "web_scaling_ratio": ("<=", 3.0),
 }
 
 

@@ -45,13 +45,17 @@ class BenchConfig:
     # Listing pages of the two crawl sizes counted under callgrind (None: not measured).
     instruction_pages: tuple[int, int] | None = (3, 6)
     export_articles: int = 20_000  # stored articles under the changed-since query (bench/exports.py)
+    # web_scaling_ratio: the dashboard's pages on two stores of these sizes (bench/web.py).
+    web_small: int = 500
+    web_large: int = 50_000
+    web_rounds: int = 15
 
     @classmethod
     def quick(cls) -> BenchConfig:
         return cls(
             mode="quick", overhead_articles=500, rss_small=1000, rss_large=5000, unseen_repeats=1,
             store_items=500, store_rounds=1, normalize_pages=20, normalize_repeat=3,
-            replica_requests=2000, export_articles=5000,
+            replica_requests=2000, export_articles=5000, web_large=5000, web_rounds=7,
         )
 
     @classmethod
@@ -61,7 +65,8 @@ class BenchConfig:
             mode="tiny", per_page=10, overhead_articles=30, overhead_repeats=1, rss_small=30,
             rss_large=60, store_items=40, store_rounds=1, normalize_pages=3, normalize_repeat=1,
             replica_requests=200, replica_clients=2, unseen_articles=40, unseen_repeats=1,
-            instruction_pages=None, export_articles=40,
+            instruction_pages=None, export_articles=40, web_small=50, web_large=200,
+            web_rounds=1,
         )
 
 
@@ -240,6 +245,11 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
         publish("peak_rss", _peak_rss(config, replica, crawls), (
             "peak_rss_mb_10k", "peak_rss_mb_50k", "rss_growth_ratio",
         ))
+    from bench import web as web_bench  # here, so `python -m bench.web` imports it once
+
+    publish("web", web_bench.measure(config.web_small, config.web_large, config.web_rounds), (
+        "web_scaling_ratio", "web_slowest_page", "web_scaling_cpu_ratio",
+    ))
     return {
         "mode": config.mode,
         "config": asdict(config),

@@ -26,6 +26,7 @@ FIGURES = (
     "replica_pages_per_s",
     "bare_articles_per_s",
     "full_articles_per_s",
+    "web_scaling_ratio",
 )
 
 
