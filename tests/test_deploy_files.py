@@ -119,6 +119,24 @@ def test_scheduler_service_has_a_valid_schedule(compose) -> None:
     assert scheduler["healthcheck"]["test"] == ["CMD", "newsspider", "schedule", "--health"]
 
 
+def test_web_service_needs_its_token_and_is_published_on_loopback(compose) -> None:
+    from newsspider.web.server import exposure_error, is_loopback
+
+    web = compose["services"]["web"]
+    command = web["command"]
+    assert command[0] == "web"
+    host = command[command.index("--host") + 1]
+    port = command[command.index("--port") + 1]
+    # Reachable from outside its container, so (by newsspider's own rule) it needs the token…
+    assert not is_loopback(host) and exposure_error(host, "") is not None
+    assert web["environment"]["NEWSSPIDER_WEB_TOKEN"] == "${NEWSSPIDER_WEB_TOKEN:-}"
+    # …and the host publishes it on its own loopback only.
+    assert web["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert web["depends_on"]["mongo"]["condition"] == "service_healthy"
+    assert _environment(web)["MONGO_URI"] == "mongodb://mongo:27017"
+    assert f"127.0.0.1:{port}/healthz" in " ".join(web["healthcheck"]["test"])
+
+
 def test_scale_profile_has_redis_and_replicated_workers(compose) -> None:
     services = compose["services"]
     redis, worker = services["redis"], services["worker"]
@@ -140,7 +158,7 @@ def test_scale_profile_has_redis_and_replicated_workers(compose) -> None:
 def test_every_compose_variable_is_a_setting(compose) -> None:
     known = settings_env_names()
     ours = {name: s for name, s in compose["services"].items() if "build" in s}
-    assert set(ours) == {"crawler", "scheduler", "worker"}
+    assert set(ours) == {"crawler", "scheduler", "worker", "web"}
     for name, service in ours.items():
         unknown = set(_environment(service)) - known
         assert not unknown, f"{name}: {sorted(unknown)} are not settings in settings.py"
