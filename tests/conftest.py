@@ -21,6 +21,20 @@ SHARED = REPO.parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def chromium_or_skip() -> str:
+    """Debian's Chromium (``NEWSSPIDER_CHROMIUM`` or on PATH); skip without it, fail with ``CI`` set."""
+    from scrapy.settings import Settings
+
+    from newsspider.runtime import find_chromium
+
+    found = find_chromium(Settings({"NEWSSPIDER_CHROMIUM": os.environ.get("NEWSSPIDER_CHROMIUM", "")}))
+    if found is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("CI=true but Chromium is missing: apt-get install chromium")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    return found
+
+
 @pytest.fixture(scope="session")
 def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real MongoDB-protocol server: ``MONGO_URI`` when given, else nx-27017."""

@@ -10,33 +10,21 @@ browser is a failure (CONTRACT §1).
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
 from pymongo import MongoClient
-from scrapy.settings import Settings
 
-from newsspider.runtime import find_chromium
-from tests.conftest import REPO
+from tests.conftest import REPO, chromium_or_skip
 from tests.feedsite import FEEDS, FeedSite, load_posts
 from tests.test_feed_spider import assert_mostly_right, check_stored, crawl
 
 
-def _chromium() -> str | None:
-    return find_chromium(Settings({"NEWSSPIDER_CHROMIUM": os.environ.get("NEWSSPIDER_CHROMIUM", "")}))
-
-
 @pytest.fixture
 def chromium() -> str:
-    found = _chromium()
-    if found is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("CI=true but Chromium is missing: apt-get install chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    return found
+    return chromium_or_skip()
 
 
 @pytest.fixture(scope="module")

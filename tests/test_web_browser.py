@@ -14,7 +14,6 @@ the test.  Without Chromium these tests skip, unless ``CI`` is set.
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import urllib.parse
@@ -26,12 +25,11 @@ from typing import Any
 
 import pytest
 from pymongo import MongoClient
-from scrapy.settings import Settings
 
-from newsspider.runtime import CHROMIUM_ARGS, find_chromium
+from newsspider.runtime import CHROMIUM_ARGS
 from newsspider.store.embedded import free_port
 from newsspider.store.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, chromium_or_skip
 from tests.test_store_writer import article
 from tests.webserver import WebServer, web_env
 
@@ -49,18 +47,9 @@ HOSTILE_BODY = (
 )
 
 
-def _chromium() -> str | None:
-    return find_chromium(Settings({"NEWSSPIDER_CHROMIUM": os.environ.get("NEWSSPIDER_CHROMIUM", "")}))
-
-
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    found = _chromium()
-    if found is None:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail("CI=true but Chromium is missing: apt-get install chromium")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    return found
+    return chromium_or_skip()
 
 
 def _placeholder_png() -> bytes:
