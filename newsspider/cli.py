@@ -173,7 +173,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             settings.set(name, value, priority="cmdline")
     with open_database(settings) as db:
         # The demo database is the demo's own: start from empty so the summary is the same each run.
-        db.client.drop_database(db.name)
+        # Collection by collection, not dropDatabase: for that nx-27017 deletes the database's
+        # file, under any other process that has it open (a running `newsspider web`), whose
+        # next writes or checkpoint then corrupt what this crawl stores.
+        for name in db.list_collection_names():
+            db.drop_collection(name)
     with ReplicaServer(port=args.port) as replica:
         print(f"replica portal at {replica.listing_url}", file=sys.stderr)
         args.spargs["start_url"] = replica.listing_url

@@ -173,3 +173,26 @@ def test_without_a_chosen_database_the_demo_is_shown(mongo_uri, tmp_path) -> Non
     finally:
         client.drop_database("newsspider_demo")
         client.close()
+
+
+def test_a_running_dashboard_sees_each_demo_crawl(tmp_path) -> None:
+    """``newsspider web`` on the embedded store (its own nx-27017 process) while
+    ``newsspider demo`` runs twice on the same data directory (another nx-27017
+    process, which empties the demo database first): every page shows the latest
+    crawl.  The demo drops collections, not the database: nx-27017 deletes a
+    dropped database's file under the other process, and the demo's data was then
+    lost (``disk I/O error`` reading it)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "NEWSSPIDER_WEB_TOKEN")}
+    env.update(NEWSSPIDER_DATA_DIR=str(tmp_path), MONGO_DATABASE="newsspider_demo")
+    with WebServer(env) as web:
+        assert "No crawl in database" in web.get("/").body
+        for _ in range(2):
+            demo = subprocess.run([NEWSSPIDER, "demo", "-q"], cwd=REPO, env=env,
+                                  capture_output=True, text=True, timeout=240, check=False)
+            assert demo.returncode == 0, demo.stderr[-2000:]
+            runs = web.get("/runs").body
+            assert runs.count('class="badge ok"') == 1, runs[-2000:]
+            assert web.get("/articles").body.count('class="title"') == 24
+            assert web.get("/rejects").body.count('class="chip bad"') == 2
