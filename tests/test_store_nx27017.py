@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import ASCENDING, MongoClient
@@ -127,3 +128,38 @@ def test_current_date_breaks_every_sorted_date_filtered_query(nx_db) -> None:
     assert isinstance(collection.find_one({"_id": "current"})["at"], datetime)
     with pytest.raises(OperationFailure, match="offset-naive and offset-aware"):
         list(collection.find({"at": {"$gte": BASE}}, sort=[("at", 1)]))
+
+
+def test_nx27017_answers_a_date_range_without_the_index_and_a_string_range_with_it(
+        tmp_path: Path) -> None:
+    """neosqlite (nx-27017's engine) sends a date range — and a range on a string that
+    begins like a date — through SQLite's datetime(), with no ORDER BY and no LIMIT
+    (every matching row is read and sorted in Python), and a range on any other
+    string as an indexed json_extract range with ORDER BY … LIMIT.
+    Read from the SQL its engine (neosqlite) executes: a server's ``explain`` reports
+    another statement.  If this test fails, nx-27017 got better: the listing keys
+    (newsspider.store.listing) could be dates again."""
+    neosqlite = pytest.importorskip("neosqlite")
+    conn = neosqlite.Connection(str(tmp_path / "quirk.db"))
+    coll = conn["articles"]
+    coll.create_index("published_at")
+    coll.create_index("list_key")
+    coll.insert_one({"_id": "a", "published_at": datetime(2024, 1, 1, tzinfo=UTC),
+                     "list_key": "r:2024-01-01T00:00:00Z\x1fa"})
+    statements: list[str] = []
+    conn.db.set_trace_callback(statements.append)
+
+    def sql_of(query: dict[str, Any], key: str) -> str:
+        statements.clear()
+        list(coll.find(query).sort(key, -1).limit(5))
+        return next(s for s in statements if s.startswith("SELECT id, _id"))
+
+    by_date = sql_of({"published_at": {"$lt": datetime(2024, 2, 1, tzinfo=UTC)}}, "published_at")
+    assert "datetime(" in by_date and "ORDER BY" not in by_date and "LIMIT" not in by_date
+    date_like = sql_of({"list_key": {"$lt": "2024-02-01T00:00:00Z\x1f"}}, "list_key")
+    assert "datetime(" in date_like and "LIMIT" not in date_like
+    by_key = sql_of({"list_key": {"$lt": "r:2024-02-01"}}, "list_key")
+    assert "json_extract(data, '$.list_key') <" in by_key
+    assert "ORDER BY" in by_key and "LIMIT" in by_key
+    plan = conn.db.execute("EXPLAIN QUERY PLAN " + by_key.replace("?", "'x'")).fetchall()
+    assert any("USING INDEX idx_articles_list_key" in str(row) for row in plan), plan

@@ -25,7 +25,8 @@ the same keys the same way.
   ``newsspider/validate/rejected/<field>``).
 
 No key starts with a digit: nx-27017 takes a string that begins like a date
-(``"2024-05-01…"``) for a date, and answers its range by a scan too.
+(``"2024-05-01…"``) for a date, and answers its range by a scan too
+(:mod:`newsspider.store.nx27017`).
 
 The writer (:mod:`newsspider.store.writer`) keeps them with every write;
 :func:`reindex` builds them for documents stored before they existed

@@ -15,6 +15,13 @@ Each difference has a test on a real nx-27017 in ``tests/test_store_nx27017.py``
   another statement).  A sort on an indexed date, without a date filter, does
   use the index.  Nothing is adapted: the query stays right, and costs a
   scan on nx-27017 (docs/exports.md gives the figure).
+* **A string that begins like a date is compared as one.**  A range on a
+  string field whose bound starts ``2024-05-01…`` goes the way of a date
+  range (``datetime()``, no index, every matching row read and sorted in
+  Python); a range on any other string is an index range with ``ORDER BY …
+  LIMIT``, on nx-27017 as on MongoDB.  The dashboard's listing keys
+  (``newsspider.store.listing``) are strings that sort like a date and
+  begin with a letter or a sign, so its pages are index ranges on both.
 * **No ``_id`` in a compound index**: ``createIndexes`` fails with "JSON path
   error near '_id'" on a collection holding documents, and on one that does
   not exist yet it succeeds, after which every insert fails that way.
