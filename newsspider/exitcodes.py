@@ -23,6 +23,11 @@ EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 FAILED_CHECK_STATS = (
     "newsspider/monitor/failed",  # health checks (extensions/monitor.py)
     "newsspider/store/journaled",  # writes left for the next run (store/writer.py)
+    # Writes at risk (store/writer.py, store/journal.py; docs/safety.md): lost, the
+    # writer thread dead, a journal record that could not be replayed.
+    "newsspider/store/lost",
+    "newsspider/store/writer_died",
+    "newsspider/store/journal_quarantined",
 )
 # The stat that means the store could not be started or reached (store/store.py).
 STORE_UNAVAILABLE_STAT = "newsspider/store/unavailable"

@@ -38,6 +38,17 @@ T = Thresholds(min_items=5, max_error_ratio=0.1, max_reject_ratio=0.2)
          ["finish_reason"]),
         ({"item_scraped_count": 10, "downloader/response_count": 10}, "closespider_itemcount",
          []),
+        # A lost write, a dead writer or a quarantined journal record always fail.
+        ({"item_scraped_count": 10, "downloader/response_count": 10,
+          "newsspider/store/lost": 1}, "finished", ["store_writes"]),
+        ({"item_scraped_count": 10, "downloader/response_count": 10,
+          "newsspider/store/writer_died": 1}, "store_writer_died",
+         ["finish_reason", "store_writes"]),
+        ({"item_scraped_count": 10, "downloader/response_count": 10,
+          "newsspider/store/journal_quarantined": 2}, "finished", ["store_writes"]),
+        # Journaled writes are safe: the check passes (the exit code still says 1).
+        ({"item_scraped_count": 10, "downloader/response_count": 10,
+          "newsspider/store/journaled": 5}, "finished", []),
     ],
 )
 def test_thresholds(stats: dict, reason: str, failed: list[str]) -> None:
@@ -82,7 +93,7 @@ def _newsspider_crawl(mongo_uri: str, db_name: str, data_dir: Path, start_url: s
 def test_healthy_crawl_passes_every_check(replica, mongo_uri, mongo_db, tmp_path) -> None:
     proc = _newsspider_crawl(mongo_uri, mongo_db.name, tmp_path, replica.listing_url)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "monitor: all 4 checks passed" in proc.stderr
+    assert "monitor: all 5 checks passed" in proc.stderr
     run = mongo_db.runs.find_one()
     assert run is not None
     assert run["stats"]["newsspider/monitor/failed"] == 0

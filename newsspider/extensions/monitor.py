@@ -12,6 +12,8 @@ Checks:
   ``error_ratio``    ERROR log lines / responses <= ``NEWSSPIDER_MONITOR_MAX_ERROR_RATIO``
   ``reject_ratio``   rejected / yielded items <= ``NEWSSPIDER_MONITOR_MAX_REJECT_RATIO``
   ``finish_reason``  the close reason is one of ``NEWSSPIDER_MONITOR_FINISH_REASONS``
+  ``store_writes``   no write lost (neither stored nor journaled), the store writer
+                     alive to the end, no journal record quarantined (always on)
 
 Settings read: ``NEWSSPIDER_MONITOR_ENABLED`` and the four above.
 Stats written: ``newsspider/monitor/checks`` (checks run), ``newsspider/monitor/passed``,
@@ -97,8 +99,23 @@ def _finish_reason(stats: Mapping[str, Any], reason: str, t: Thresholds) -> Chec
     )
 
 
+def _store_writes(stats: Mapping[str, Any], reason: str, t: Thresholds) -> CheckResult:
+    # Read after the store pipeline's final flush (and settle): the outcome, not a forecast.
+    problems = []
+    if lost := _count(stats, "newsspider/store/lost"):
+        problems.append(f"{lost} writes lost: neither acknowledged by the store nor journaled")
+    if _count(stats, "newsspider/store/writer_died"):
+        problems.append("the store writer thread died")
+    if quarantined := _count(stats, "newsspider/store/journal_quarantined"):
+        problems.append(f"{quarantined} journal records unreadable, moved to journal/quarantine/")
+    return CheckResult(
+        "store_writes", not problems,
+        "; ".join(problems) or "every write stored or journaled",
+    )
+
+
 CHECKS: tuple[Callable[[Mapping[str, Any], str, Thresholds], CheckResult], ...] = (
-    _min_items, _error_ratio, _reject_ratio, _finish_reason,
+    _min_items, _error_ratio, _reject_ratio, _finish_reason, _store_writes,
 )
 
 

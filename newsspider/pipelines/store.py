@@ -40,6 +40,9 @@ class MongoStorePipeline:
         return item
 
     async def close_spider(self) -> None:
-        # Flush now so the runs document (written at spider_closed) sees final counts.
-        await self.store.aflush()
+        # Flush now so the health checks and the runs document (spider_closed) see
+        # final counts; a store still away by then gets every write journaled (or
+        # counted lost) now, not after the checks have passed.
+        if not await self.store.aflush():
+            await self.store.asettle()
         await self.store.aclose()

@@ -13,25 +13,35 @@ sharing the data directory skips it instead of replaying (and deleting) a
 file still being written.  Replay is safe to repeat: every journaled write
 is an idempotent upsert keyed by ``_id``.
 
+A line that cannot be read back (not UTF-8, not JSON, or not a write the
+caller's ``parse`` accepts — a torn last line after a crash, a hand-edited
+file, a disk fault) is never fatal: it is appended, byte for byte, to
+``<data_dir>/journal/quarantine/<database>/<file name>`` and logged at ERROR
+with its file and line; the rest of the file replays.  Fix a quarantined line
+and move it back into ``journal/<database>/`` (as a ``.jsonl`` file) to replay it.
+
 Reads no settings and writes no stats (the writer does).
 """
 
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
+import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from bson import json_util
 from bson.json_util import DatetimeRepresentation, JSONOptions
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+QUARANTINE = "quarantine"
 
 JSON_OPTIONS = JSONOptions(
     datetime_representation=DatetimeRepresentation.ISO8601, tz_aware=True
@@ -48,12 +58,27 @@ def loads(line: str) -> dict[str, Any]:
 
 
 class Journal:
-    """Append-and-replay files for one database under ``directory``."""
+    """Append-and-replay files for one database under ``directory``.
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    ``quarantine`` (default ``<directory>/../quarantine/<directory name>``)
+    receives the lines that cannot be replayed.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike[str], quarantine: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.directory = Path(directory)
+        self.quarantine = (
+            Path(quarantine) if quarantine is not None
+            else self.directory.parent / QUARANTINE / self.directory.name
+        )
         self._file: IO[str] | None = None
         self._path: Path | None = None
+        self._lines_written = 0
+        #: Lines moved to the quarantine by this object.
+        self.quarantined = 0
+        # Files whose unreadable lines could not be quarantined: left in place, not replayed.
+        self._stuck: set[Path] = set()
 
     # -- writing --------------------------------------------------------------
 
@@ -67,7 +92,17 @@ class Journal:
         handle.flush()
         # fsync per batch, not per line: a spill is a batch of hundreds of items.
         os.fsync(handle.fileno())
+        self._lines_written += len(lines)
         return len(lines)
+
+    def probe(self) -> None:
+        """Raise ``OSError`` when nothing could be appended here (the directory
+        cannot be created, or a file in it cannot); leaves nothing behind."""
+        if self._file is not None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=self.directory):
+            pass
 
     def _open_for_append(self) -> IO[str]:
         if self._file is None:
@@ -82,8 +117,12 @@ class Journal:
         """Close the file being appended to (releasing its lock) so it can be replayed."""
         if self._file is not None:
             self._file.close()
+            if not self._lines_written and self._path is not None:
+                # Opened but never written to (an append that failed): nothing to replay.
+                self._path.unlink(missing_ok=True)
             self._file = None
             self._path = None
+            self._lines_written = 0
 
     # -- reading --------------------------------------------------------------
 
@@ -91,7 +130,9 @@ class Journal:
         """Journal files, oldest first (names start with the creation time)."""
         if not self.directory.is_dir():
             return []
-        return sorted(p for p in self.directory.glob("*.jsonl") if p != self._path)
+        return sorted(
+            p for p in self.directory.glob("*.jsonl") if p != self._path and p not in self._stuck
+        )
 
     def has_files(self) -> bool:
         return bool(self.files())
@@ -101,19 +142,23 @@ class Journal:
         total = 0
         if self.directory.is_dir():
             for path in self.directory.glob("*.jsonl"):
-                with open(path, encoding="utf-8") as fh:
-                    total += sum(1 for line in fh if line.strip())
+                try:
+                    with open(path, "rb") as fh:
+                        total += sum(1 for line in fh if line.strip())
+                except FileNotFoundError:
+                    continue  # replayed and removed by another process meanwhile
         return total
 
-    def replayable(self) -> Iterator[tuple[Path, list[dict[str, Any]]]]:
-        """Yield ``(path, records)`` for each file no other process is writing.
+    def replayable(self, parse: Callable[[dict[str, Any]], T]) -> Iterator[tuple[Path, list[T]]]:
+        """Yield ``(path, [parse(record), …])`` for each file no other process is writing.
 
         The caller deletes ``path`` with :meth:`done` after writing its records.
-        A torn last line (a crash mid-append) is skipped with a warning.
+        A line that is not UTF-8 Extended JSON, or that ``parse`` refuses (any
+        exception), is quarantined (see the module docstring) instead.
         """
         for path in self.files():
             try:
-                handle = open(path, encoding="utf-8")  # noqa: SIM115 - closed by the with below
+                handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
             except FileNotFoundError:
                 continue  # replayed and removed by another process meanwhile
             with handle:
@@ -121,19 +166,67 @@ class Journal:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
                 except BlockingIOError:
                     continue  # another process is still appending to it
-                records = []
-                for number, line in enumerate(handle, 1):
-                    if not line.strip():
+                parsed: list[T] = []
+                good: list[bytes] = []
+                bad: list[tuple[int, bytes, str]] = []
+                for number, raw in enumerate(handle, 1):
+                    if not raw.strip():
                         continue
                     try:
-                        records.append(loads(line))
-                    except (json.JSONDecodeError, ValueError) as exc:
-                        logger.warning("journal %s line %d unreadable, skipped: %s", path, number, exc)
-                yield path, records
+                        parsed.append(parse(loads(raw.decode("utf-8"))))
+                    # A line is untrusted input (torn write, disk fault, hand edit):
+                    # whatever decoding it raises, it is quarantined, never fatal.
+                    except Exception as exc:  # noqa: BLE001
+                        bad.append((number, raw, f"{type(exc).__name__}: {exc}"[:300]))
+                    else:
+                        good.append(raw)
+                if bad and not self._quarantine(path, bad, good):
+                    continue
+            yield path, parsed
 
-    @staticmethod
-    def done(path: Path) -> None:
+    def _quarantine(self, path: Path, bad: list[tuple[int, bytes, str]], good: list[bytes]) -> bool:
+        """Move ``bad`` lines to the quarantine, leaving ``good`` in ``path``.
+
+        False (the file left as it is, and skipped from now on) if that fails.
+        The file is rewritten without them, so a replay interrupted by an
+        outage does not quarantine the same lines twice.
+        """
+        target = self.quarantine / path.name
+        try:
+            self.quarantine.mkdir(parents=True, exist_ok=True)
+            with open(target, "ab") as out:
+                out.writelines(_line(raw) for _number, raw, _reason in bad)
+                out.flush()
+                os.fsync(out.fileno())
+            rest = path.with_name(f".{path.name}.rest")  # not *.jsonl: never replayed as is
+            with open(rest, "wb") as out:
+                out.writelines(_line(raw) for raw in good)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(rest, path)
+        except OSError as exc:
+            self._stuck.add(path)
+            logger.error("journal %s holds %d unreadable records (first: line %d, %s) and they "
+                         "could not be moved to %s (%s): the file is left in place, not replayed",
+                         path, len(bad), bad[0][0], bad[0][2], self.quarantine, exc)
+            return False
+        for number, _raw, reason in bad:
+            logger.error("journal %s line %d unreadable (%s): moved to %s", path, number, reason, target)
+        self.quarantined += len(bad)
+        return True
+
+    def done(self, path: Path) -> None:
+        """``path`` was replayed: remove it (or, when it cannot be removed, skip it from now on)."""
         try:
             path.unlink()
         except FileNotFoundError:
             pass  # another process replayed it too; the writes are idempotent upserts
+        except OSError as exc:
+            # Written, but it stays: the next run writes it again (idempotent upserts).
+            self._stuck.add(path)
+            logger.error("journal %s was replayed but cannot be removed (%s); it is replayed "
+                         "again at the next open", path, exc)
+
+
+def _line(raw: bytes) -> bytes:
+    return raw if raw.endswith(b"\n") else raw + b"\n"

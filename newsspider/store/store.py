@@ -25,19 +25,22 @@ Settings read: ``MONGO_URI``, ``MONGO_DATABASE``, ``NEWSSPIDER_DATA_DIR``,
 ``NEWSSPIDER_STORE_RETRY_MAX_DELAY``, ``NEWSSPIDER_STORE_SERVER_TIMEOUT``.
 
 Stats written: ``newsspider/store/journaled`` (writes left in the journal at
-close), ``newsspider/store/unavailable`` (1 when the store did not answer at
-open) plus the writer's (see :mod:`newsspider.store.writer`).
+close, and after :meth:`Store.settle`), ``newsspider/store/unavailable`` (1
+when the store did not answer at open) plus the writer's (see
+:mod:`newsspider.store.writer`).  When the writer raises an alarm (the store
+is down and the journal cannot be written, or the writer thread died) the
+crawl this store serves is closed with that finish reason.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 from pymongo import ASCENDING, IndexModel, MongoClient
 from pymongo.errors import PyMongoError
@@ -99,7 +102,21 @@ def index_model(spec: IndexSpec) -> IndexModel:
     return IndexModel([(name, ASCENDING) for name in fields])
 KNOWN_IDS_CHUNK = 500
 
-_SECRET_PARAM = re.compile(r"pass|secret|token|key", re.IGNORECASE)
+# URI options shown as given in a redacted URI; every other option's value is
+# hidden — authMechanismProperties (AWS_SESSION_TOKEN…), tlsCertificateKeyFilePassword,
+# proxyPassword, and any option pymongo does not know (it may be mistyped credentials).
+_PLAIN_OPTIONS = frozenset(name.lower() for name in (
+    "appName", "authMechanism", "authSource", "compressors", "connect", "connectTimeoutMS",
+    "directConnection", "heartbeatFrequencyMS", "journal", "loadBalanced", "localThresholdMS",
+    "maxConnecting", "maxIdleTimeMS", "maxPoolSize", "maxStalenessSeconds", "minPoolSize",
+    "readConcernLevel", "readPreference", "readPreferenceTags", "replicaSet", "retryReads",
+    "retryWrites", "serverMonitoringMode", "serverSelectionTimeoutMS", "serverSelectionTryOnce",
+    "socketTimeoutMS", "srvMaxHosts", "srvServiceName", "ssl", "timeoutMS", "tls",
+    "tlsAllowInvalidCertificates", "tlsAllowInvalidHostnames", "tlsCAFile",
+    "tlsCertificateKeyFile", "tlsDisableOCSPEndpointCheck", "tlsInsecure", "uuidRepresentation",
+    "w", "waitQueueTimeoutMS", "wTimeoutMS", "zlibCompressionLevel",
+))
+REDACTED = "REDACTED"
 
 
 class StoreUnavailable(RuntimeError):
@@ -107,21 +124,66 @@ class StoreUnavailable(RuntimeError):
 
 
 def redact_uri(uri: str) -> str:
-    """``uri`` with its user info and secret-looking query values replaced by ``REDACTED``."""
+    """``uri`` safe to log: what pymongo reads as a credential never shows.
+
+    The URI is parsed by pymongo's own parser (never by ``urllib``, which
+    reads a ``#`` or ``?`` in a password as the end of the user info) and
+    rebuilt from what it found: user info as ``REDACTED@``, the hosts, the
+    database, and the options, each value hidden unless the option is in
+    :data:`_PLAIN_OPTIONS`.  A URI pymongo cannot parse is not shown at all.
+    """
+    srv = uri.startswith("mongodb+srv://")
+    scheme = "mongodb+srv://" if srv else "mongodb://"
     try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparseable URI, REDACTED>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = "REDACTED@" + netloc.rsplit("@", 1)[1]
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = "&".join(
-            f"{quote(k)}={'REDACTED' if _SECRET_PARAM.search(k) else quote(v)}" for k, v in pairs
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        parsed = _parse_mongo_uri(uri)
+    except (PyMongoError, ValueError, TypeError, IndexError):
+        return f"{scheme}{REDACTED} (not a URI pymongo can parse)"
+    userinfo = f"{REDACTED}@" if parsed["username"] is not None or parsed["password"] else ""
+    if srv:
+        hosts = str(parsed["fqdn"])
+    else:
+        hosts = ",".join(_host_port(host, port) for host, port in parsed["nodelist"])
+    database = parsed["database"] or ""
+    if parsed["collection"]:
+        database += "." + parsed["collection"]
+    out = f"{scheme}{userinfo}{hosts}"
+    options = parsed["options"]
+    if database or options:
+        out += "/" + quote(database, safe=".")
+    if options:
+        pairs = []
+        cased = getattr(options, "cased_key", lambda key: key)  # the spelling as given
+        for name, value in options.items():
+            values = value if isinstance(value, list) else [value]
+            for one in values:
+                shown = quote(str(one), safe=",:") if name.lower() in _PLAIN_OPTIONS else REDACTED
+                pairs.append(f"{quote(str(cased(name)))}={shown}")
+        out += "?" + "&".join(pairs)
+    return out
+
+
+def _parse_mongo_uri(uri: str) -> dict[str, Any]:
+    """pymongo's parse of ``uri`` without validating option values or any DNS lookup.
+
+    ``mongodb+srv://`` would make ``parse_uri`` resolve the SRV record; its
+    parsing step alone (``_validate_uri``, pymongo ≥ 4.9) does not.
+    """
+    try:
+        from pymongo.uri_parser_shared import _validate_uri
+    except ImportError:  # pymongo < 4.9: parse_uri is that step
+        from pymongo.uri_parser import parse_uri
+
+        if uri.startswith("mongodb+srv://"):
+            raise ValueError("mongodb+srv:// URIs need pymongo >= 4.9 to be parsed offline") from None
+        return parse_uri(uri, validate=False)  # type: ignore[no-any-return]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pymongo warns about duplicate options
+        return _validate_uri(uri, validate=False, warn=False, normalize=False)
+
+
+def _host_port(host: str, port: int | str | None) -> str:
+    shown = f"[{host}]" if ":" in host else quote(host, safe=".-_~")
+    return f"{shown}:{port}" if port is not None else shown
 
 
 class Store:
@@ -341,6 +403,7 @@ class Store:
                 not self.configured_uri if self.batch_transactions is None else self.batch_transactions
             ),
             nx27017=nx,
+            on_alarm=self._alarm,
         )
         self.writer.start()
 
@@ -364,6 +427,25 @@ class Store:
         if not done:
             logger.warning("store flush timed out; %d writes still pending", self.pending)
         return done
+
+    def settle(self) -> None:
+        """After a final flush that timed out: journal every queued write now, or count it lost.
+
+        So that what the crawl's health checks read (``…/journaled``,
+        ``…/lost``) is the outcome, not a guess about the close to come.
+        """
+        writer = self.writer
+        if writer is None or not writer.failing:
+            return
+        writer.settle(self.close_timeout)
+        if self.stats is not None:
+            on_reactor(self.stats.set_value, "newsspider/store/journaled", writer.journal.count())
+
+    def _alarm(self, reason: str) -> None:
+        """The writer says the crawl cannot go on safely (called from its thread): close it."""
+        crawler = self._crawler
+        if crawler is not None:
+            on_reactor(_close_crawl, crawler, reason)
 
     def close(self) -> None:
         """Release one user; the last one flushes, closes and stops the embedded server."""
@@ -453,6 +535,9 @@ class Store:
 
     async def aflush(self, timeout: float | None = None) -> bool:
         return await _in_thread(self.flush, timeout)
+
+    async def asettle(self) -> None:
+        await _in_thread(self.settle)
 
     async def aclose(self) -> None:
         await _in_thread(self.close)
@@ -558,6 +643,16 @@ def reject_doc(
                    for e in errors],
         "item": json_safe(item),
     }
+
+
+def _close_crawl(crawler: Crawler, reason: str) -> None:
+    engine = crawler.engine
+    if engine is None or engine.spider is None:
+        return
+    from scrapy.utils.defer import deferred_from_coro
+
+    logger.error("closing the crawl: %s", reason)
+    deferred_from_coro(engine.close_spider_async(reason=reason))
 
 
 async def _in_thread(func: Any, *args: Any) -> Any:

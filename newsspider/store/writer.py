@@ -69,13 +69,25 @@ newer op, once the store answers.  What is still unwritten when
 :meth:`close` gives up (after ``close_timeout``) is journaled, counted in
 :attr:`StoreWriter.journaled` and replayed at the next open.
 
+Nothing is lost silently.  When an outage begins the writer checks that the
+journal can be written; if it cannot (a file where its directory should be,
+a read-only or full disk), nothing is safe any more: it logs an ERROR and
+raises the alarm (``on_alarm("store_unreachable_journal_unwritable")``: the
+crawl's store closes the spider), keeps retrying the store with what it holds,
+and counts every write it finally cannot place as ``…/lost``.  A writer
+thread that dies, for any reason, raises ``on_alarm("store_writer_died")``,
+journals what it held (and producers journal what they enqueue afterwards)
+or counts it lost.  A journal record that cannot be replayed is quarantined
+(see :mod:`newsspider.store.journal`), never fatal.
+
 Stats written (when given a stats collector): ``newsspider/store/inserted``,
 ``…/updated`` (existing articles re-written: ``unchanged`` + ``changed`` +
 ``revised``), ``…/unchanged`` (found as stored), ``…/changed`` (another field
 than the body changed), ``…/revised`` (new ``content_hash``), ``…/merged``, ``…/rejects``, ``…/runs``,
 ``…/flushes``, ``…/retries``, ``…/spilled``, ``…/replayed``,
-``…/write_errors``, ``…/merges_orphaned``.  Reads no settings (the
-:class:`~newsspider.store.store.Store` passes them in).
+``…/write_errors``, ``…/merges_orphaned``, ``…/journal_quarantined``,
+``…/journal_unwritable`` (1), ``…/writer_died`` (1), ``…/lost``.  Reads no
+settings (the :class:`~newsspider.store.store.Store` passes them in).
 """
 
 from __future__ import annotations
@@ -84,7 +96,7 @@ import logging
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -141,6 +153,11 @@ UNWATCHED = frozenset({"_id", "last_crawled_at", "updated_at", "raw_body_html", 
 _STATE_PROJECTION = {"raw_body_html": 0}
 
 ARTICLE, MERGE, REJECT, RUN = "article", "merge", "reject", "run"
+# What each kind of write needs in its document to be written at all.
+_REQUIRED: dict[str, tuple[str, ...]] = {ARTICLE: ("url",), MERGE: ("target", "urls"), REJECT: (), RUN: ("_id",)}
+# Finish reasons of the alarms the writer raises (see the module docstring).
+JOURNAL_UNWRITABLE = "store_unreachable_journal_unwritable"
+WRITER_DIED = "store_writer_died"
 
 
 def utcnow() -> datetime:
@@ -162,7 +179,25 @@ class Op:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Op:
-        return cls(record["kind"], record["doc"], record["at"])
+        """The op of a journal record; ``ValueError``/``TypeError`` saying why for one that is not a write."""
+        if not isinstance(record, dict):
+            raise TypeError(f"a journal record is an object, got {type(record).__name__}")
+        kind, doc, at = record.get("kind"), record.get("doc"), record.get("at")
+        if kind not in _REQUIRED:
+            raise ValueError(f"unknown kind {kind!r}")
+        if not isinstance(doc, dict):
+            raise TypeError(f"{kind}: 'doc' is not an object")
+        if not isinstance(at, datetime):
+            raise TypeError(f"{kind}: 'at' is not a date")
+        for name in _REQUIRED[kind]:
+            if not doc.get(name):
+                raise ValueError(f"{kind}: doc has no {name!r}")
+        if kind == ARTICLE and not isinstance(doc["url"], str):
+            raise TypeError("article: 'url' is not a string")
+        if kind == MERGE and (not isinstance(doc["target"], str) or not isinstance(doc["urls"], list)
+                              or not all(isinstance(u, str) for u in doc["urls"])):
+            raise TypeError("merge: 'target' must be a string and 'urls' a list of strings")
+        return cls(kind, doc, at)
 
     @property
     def key(self) -> str:
@@ -181,13 +216,19 @@ class OpQueue:
         # How many queued ops the taker waits for: producers only wake it then,
         # not on every op (a thread wake-up per item costs more than the write).
         self._wanted = 1
+        #: No taker any more (the writer thread died): offers are refused.
+        self.closed = False
 
     def __len__(self) -> int:
         return len(self._items)
 
     def offer(self, op: Op, waiter: Deferred[None] | None = None) -> bool:
-        """Enqueue ``op`` if there is room; else register ``waiter`` (atomically) and say no."""
+        """Enqueue ``op`` if there is room; else register ``waiter`` (atomically) and say no.
+
+        A closed queue says no without registering ``waiter``."""
         with self._cond:
+            if self.closed:
+                return False
             if len(self._items) < self.maxsize:
                 self._items.append(op)
                 if len(self._items) >= self._wanted:
@@ -197,13 +238,30 @@ class OpQueue:
                 self._waiters.append(waiter)
             return False
 
-    def put_blocking(self, op: Op) -> None:
+    def put_blocking(self, op: Op) -> bool:
+        """Enqueue ``op``, waiting for room; False (not enqueued) once the queue is closed."""
         with self._cond:
-            while len(self._items) >= self.maxsize:
+            while len(self._items) >= self.maxsize and not self.closed:
                 self._cond.wait()
+            if self.closed:
+                return False
             self._items.append(op)
             if len(self._items) >= self._wanted:
                 self._cond.notify_all()
+            return True
+
+    def close(self) -> list[Op]:
+        """Refuse further offers, wake every producer waiting for room; returns what was queued."""
+        with self._cond:
+            self.closed = True
+            left = list(self._items)
+            self._items.clear()
+            waiters = list(self._waiters)
+            self._waiters.clear()
+            self._cond.notify_all()
+        if waiters and self._wake_waiters is not None:
+            self._wake_waiters(waiters)
+        return left
 
     def take(self, limit: int, timeout: float, wanted: int = 1) -> list[Op]:
         """Up to ``limit`` ops, waiting at most ``timeout`` s for ``wanted`` of them
@@ -269,9 +327,12 @@ class StoreWriter:
         stats: StatsCollector | None = None,
         batch_transactions: bool = False,
         nx27017: bool | None = None,
+        on_alarm: Callable[[str], None] | None = None,
     ) -> None:
         self.db = db
         self.journal = journal
+        #: Called (from the writer thread) with JOURNAL_UNWRITABLE or WRITER_DIED.
+        self.on_alarm = on_alarm
         self.batch_transactions = batch_transactions
         self._session: ClientSession | None = None
         self.batch_size = max(1, batch_size)
@@ -296,6 +357,14 @@ class StoreWriter:
         self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._settle_token = 0  # bumped by settle(); echoed by the thread once settled
+        self._settled_token = 0
+        # Journal appends come from the writer thread, and from producers once it died.
+        self._journal_lock = threading.Lock()
+        #: Why the journal cannot be written (set at the first failed probe or append).
+        self.journal_error: str | None = None
+        #: Writes neither acknowledged by the store nor journaled.
+        self.lost = 0
         self.journaled = 0
         self.gave_up = False
         # dedup_keys ids this writer has inserted or pushed to (a bit per possible
@@ -312,27 +381,32 @@ class StoreWriter:
     # -- producer side --------------------------------------------------------
 
     async def put(self, op: Op) -> None:
-        """Enqueue from the reactor thread; waits (without blocking it) while the queue is full."""
+        """Enqueue from the reactor thread; waits (without blocking it) while the queue is full.
+
+        Once the writer thread has died the op is journaled right here (or counted lost).
+        """
         from scrapy.utils.defer import maybe_deferred_to_future
         from twisted.internet.defer import Deferred
 
-        self._check_alive()
+        self._check_open()
         while True:
             waiter: Deferred[None] = Deferred()
             if self.queue.offer(op, waiter):
+                return
+            if self.queue.closed:
+                self._place_orphans([op])
                 return
             await maybe_deferred_to_future(waiter)
 
     def put_blocking(self, op: Op) -> None:
         """Enqueue from a plain thread (CLI, benchmarks); blocks while the queue is full."""
-        self._check_alive()
-        self.queue.put_blocking(op)
+        self._check_open()
+        if not self.queue.put_blocking(op):
+            self._place_orphans([op])
 
-    def _check_alive(self) -> None:
+    def _check_open(self) -> None:
         if self._stopping:
             raise RuntimeError("the store writer is closed")
-        if self._error is not None:
-            raise RuntimeError("the store writer thread died") from self._error
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -354,6 +428,26 @@ class StoreWriter:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._thread is None or not self._thread.is_alive():
                     return False
+                self._idle.wait(min(left, 0.5))
+        return True
+
+    def settle(self, timeout: float) -> bool:
+        """While the store is unreachable, journal every queued write now (or count it lost).
+
+        For the end of a crawl whose final flush timed out: afterwards every
+        write enqueued so far is acknowledged, journaled or counted in
+        :attr:`lost`, so the health checks see the outcome.  False after ``timeout`` s.
+        """
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            self._settle_token += 1
+            token = self._settle_token
+        self.queue.wake()
+        with self._idle:
+            while self._settled_token < token:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    return self._settled_token >= token or self._error is not None
                 self._idle.wait(min(left, 0.5))
         return True
 
@@ -387,15 +481,66 @@ class StoreWriter:
     def _run(self) -> None:
         try:
             self._loop()
-        except BaseException as exc:  # recorded, logged, re-raised to producers
+        # Whatever kills the thread (a bug, MemoryError…): the crawl must hear of
+        # it and no write may vanish.  Logged with its traceback, not re-raised
+        # (threading's excepthook would only print it again).
+        except BaseException as exc:
             self._error = exc
-            logger.exception("store writer thread died; unwritten items go to the journal")
-            self._spill(list(self._pending) + self.queue.take(len(self.queue) + 1, 0))
+            logger.exception("store writer thread died: the crawl stops; unwritten writes go "
+                             "to the journal %s", self.journal.directory)
+            self._set("writer_died", 1)
+            leftover = list(self._pending) + self.queue.close()
+            for ops in self._parked.values():
+                leftover.extend(ops)
             self._pending.clear()
-            raise
+            self._parked.clear()
+            self._place_orphans(leftover)
+            self._alarm(WRITER_DIED)
         finally:
             with self._idle:
                 self._idle.notify_all()
+
+    def _place_orphans(self, ops: list[Op]) -> None:
+        """Writes no thread will take (it died): journal them, or count them lost."""
+        if not ops:
+            return
+        try:
+            placed = self._spill(ops)
+        # The thread is gone and these writes are all that is left of them:
+        # whatever journaling them raises, they are counted lost, loudly.
+        except Exception as exc:  # noqa: BLE001
+            logger.error("journaling %d writes failed: %s: %s", len(ops), type(exc).__name__, exc)
+            placed = False
+        if not placed:
+            self._lose(ops)
+
+    def _alarm(self, reason: str) -> None:
+        if self.on_alarm is not None:
+            self.on_alarm(reason)
+
+    def _journal_broken(self, exc: OSError) -> None:
+        """The journal cannot be written: say so once, and raise the alarm if the store is down."""
+        first = self.journal_error is None
+        self.journal_error = f"{type(exc).__name__}: {exc}"
+        if first:
+            self._set("journal_unwritable", 1)
+            logger.error(
+                "the store is unreachable and its journal %s cannot be written (%s): nothing "
+                "is safe any more, so the crawl stops; %d writes held in memory are written if "
+                "the store comes back before the close timeout, else lost",
+                self.journal.directory, self.journal_error, len(self._pending) + len(self.queue),
+            )
+            self._alarm(JOURNAL_UNWRITABLE)
+
+    def _lose(self, ops: list[Op]) -> None:
+        self.lost += len(ops)
+        self._inc("lost", len(ops))
+        kinds = Counter(op.kind for op in ops)
+        logger.error(
+            "%d writes lost (%s), neither written to the store nor journaled (%s); first: %s",
+            len(ops), ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())),
+            self.journal_error or "the journal failed", [op.key for op in ops[:5]],
+        )
 
     def _loop(self) -> None:
         while True:
@@ -431,12 +576,19 @@ class StoreWriter:
             backing_off = self._failing and now < self._retry_at
             if due and (self._pending or self._journal_dirty) and not backing_off:
                 self._flush_pending()
-            if len(self._pending) > self.max_pending:
-                self._spill([self._pending.popleft() for _ in range(len(self._pending) - self.max_pending)])
+            if len(self._pending) > self.max_pending and self.journal_error is None:
+                excess = [self._pending.popleft() for _ in range(len(self._pending) - self.max_pending)]
+                if not self._spill(excess):
+                    self._pending.extendleft(reversed(excess))  # kept in memory, still retried
+            settle = self._settle_token > self._settled_token
+            if settle and self._failing and (self._pending or len(self.queue)):
+                self._settle_now()
 
             with self._idle:
                 if self._is_idle():
                     self._flushed_token = self._flush_token
+                if settle and (self._failing or self._is_idle()):
+                    self._settled_token = self._settle_token
                 self._idle.notify_all()
                 stopping, deadline = self._stopping, self._stop_deadline
             if stopping and not len(self.queue):
@@ -464,6 +616,12 @@ class StoreWriter:
             self._delay = self.retry_base_delay
         except (ConnectionFailure, PyMongoError) as exc:
             # Outage or store-side failure: keep the ops, retry later with backoff.
+            if not self._failing and self.journal_error is None:
+                # The journal is all that is left now: make sure it can take them.
+                try:
+                    self.journal.probe()
+                except OSError as broken:
+                    self._journal_broken(broken)
             self._inc("retries")
             self._retry_at = time.monotonic() + self._delay
             log = logger.warning if not self._failing else logger.debug
@@ -474,22 +632,40 @@ class StoreWriter:
 
     def _replay_journal(self) -> None:
         self.journal.seal()  # our own file becomes replayable; new spills start a new file
-        for path, records in self.journal.replayable():
-            ops = [Op.from_record(r) for r in records]
-            for start in range(0, len(ops), self.batch_size):
-                self._write(ops[start:start + self.batch_size])
-            self.journal.done(path)
-            self._inc("replayed", len(ops))
-            logger.info("replayed %d journaled writes from %s", len(ops), path)
+        quarantined = self.journal.quarantined
+        try:
+            for path, ops in self.journal.replayable(Op.from_record):
+                for start in range(0, len(ops), self.batch_size):
+                    self._write(ops[start:start + self.batch_size])
+                self.journal.done(path)
+                self._inc("replayed", len(ops))
+                logger.info("replayed %d journaled writes from %s", len(ops), path)
+        finally:
+            if self.journal.quarantined > quarantined:
+                self._inc("journal_quarantined", self.journal.quarantined - quarantined)
         self._journal_dirty = False
 
-    def _spill(self, ops: list[Op]) -> None:
+    def _spill(self, ops: list[Op]) -> bool:
+        """Journal ``ops``; False (nothing journaled, the alarm raised) when the journal fails."""
         if not ops:
-            return
-        written = self.journal.append(op.to_record() for op in ops)
+            return True
+        try:
+            with self._journal_lock:
+                written = self.journal.append(op.to_record() for op in ops)
+        except OSError as exc:
+            self._journal_broken(exc)
+            return False
         self._journal_dirty = True
         self._inc("spilled", written)
         logger.warning("store unreachable: %d writes journaled to %s", written, self.journal.directory)
+        return True
+
+    def _settle_now(self) -> None:
+        ops = list(self._pending) + self.queue.take(len(self.queue) + 1, 0)
+        self._pending.clear()
+        self._oldest_pending_at = None
+        if not self._spill(ops):
+            self._lose(ops)
 
     def _give_up(self) -> None:
         self.gave_up = True
@@ -498,7 +674,8 @@ class StoreWriter:
             leftover.extend(ops)
         self._pending.clear()
         self._parked.clear()
-        self._spill(leftover)
+        if not self._spill(leftover):
+            self._lose(leftover)
 
     def _close_parked(self) -> None:
         # A merge still parked at close points at an article that never came
@@ -790,6 +967,10 @@ class StoreWriter:
     def _inc(self, name: str, count: int = 1) -> None:
         if self.stats is not None:
             on_reactor(self.stats.inc_value, STAT + name, count)
+
+    def _set(self, name: str, value: Any) -> None:
+        if self.stats is not None:
+            on_reactor(self.stats.set_value, STAT + name, value)
 
 
 def _commit(session: ClientSession) -> None:
