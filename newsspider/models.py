@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from newsspider.dates import plausible
+
 SCHEMA_VERSION = 1
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -143,6 +145,15 @@ class Article(BaseModel):
             return None
         value = " ".join(value.split())
         return value or None
+
+    @field_validator("published_at")
+    @classmethod
+    def _plausible_date(cls, value: datetime) -> datetime:
+        # The extractors already treat such dates as missing; this is the boundary's own guard.
+        if not plausible(value):
+            raise ValueError(
+                f"{value.isoformat()} is outside 1970-01-01 … now + 2 days (newsspider.dates)")
+        return value
 
     @field_validator("published_raw")
     @classmethod
@@ -276,5 +287,6 @@ def validate_article(item: dict[str, Any]) -> tuple[Article | None, list[dict[st
     unparsed = item.get("published_at") is None and bool(raw)
     for error in errors:
         if error["field"] == "published_at" and unparsed:
-            error["message"] = f"could not parse the date {raw!r}"
+            error["message"] = (f"could not parse the date {raw!r}, or it is outside "
+                                "1970-01-01 … now + 2 days")
     return None, errors

@@ -17,6 +17,7 @@ from newsspider.extract.common import (
     parse_date,
     select,
 )
+from newsspider.htmldepth import page_selector
 from newsspider.portals.base import Portal
 
 
@@ -28,6 +29,10 @@ class ArticlePage:
     published_at: datetime | None
     body_html: str | None
     next_url: str | None
+    #: libxml2 stopped at its depth limit: the page (and its body) is incomplete.
+    cut_short: bool = False
+    #: ``published_raw`` parsed to a date outside 1970 … now + 2 days: ignored (newsspider.dates).
+    date_out_of_range: bool = False
 
 
 @lru_cache(maxsize=64)
@@ -45,10 +50,10 @@ def body_html(doc: Selector, selectors: list[str]) -> str | None:
 
 
 def parse_article(html: str, url: str, portal: Portal) -> ArticlePage:
-    doc = Selector(text=html, base_url=url)
+    doc, cut = page_selector(html, url)
     rules = portal.article
     published_text = first_text(doc, rules.published)
-    raw, published = parse_date(published_text, rules.published_regex, rules.date_formats, portal.tz)
+    date = parse_date(published_text, rules.published_regex, rules.date_formats, portal.tz)
     author = first_text(doc, rules.author)
     if author and rules.author_strip:
         author = clean_text(_regex(rules.author_strip).sub("", author)) or None
@@ -63,8 +68,10 @@ def parse_article(html: str, url: str, portal: Portal) -> ArticlePage:
     return ArticlePage(
         title=first_text(doc, rules.title),
         author=author,
-        published_raw=raw,
-        published_at=published,
+        published_raw=date.raw,
+        published_at=date.at,
         body_html=body_html(doc, rules.body),
         next_url=next_url,
+        cut_short=cut,
+        date_out_of_range=date.out_of_range,
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 from parsel import Selector, SelectorList
 
+from newsspider.dates import local_to_utc, plausible
 from newsspider.portals.base import is_xpath
 
 _WS = re.compile(r"\s+")
@@ -72,19 +74,30 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+class DateRead(NamedTuple):
+    """A date as printed (``raw``), as UTC (``at``, None when unreadable or implausible)."""
+
+    raw: str | None
+    at: datetime | None
+    #: It parsed, but lies outside 1970 … now + 2 days (newsspider.dates): treated as missing.
+    out_of_range: bool = False
+
+
 def parse_date(
     text: str | None, pattern: str | None, formats: Iterable[str], tz: ZoneInfo
-) -> tuple[str | None, datetime | None]:
-    """``(raw date text, UTC datetime or None)`` from text such as ``2022-08-31 15:58 来源…``.
+) -> DateRead:
+    """The date in text such as ``2022-08-31 15:58 来源…``.
 
     Full-width digits and separators are folded first (NFKC); the page's local
-    time is interpreted in ``tz`` and converted to UTC.
+    time is interpreted in ``tz`` and converted to UTC.  A date outside
+    :func:`newsspider.dates.plausible` comes back as ``at=None``,
+    ``out_of_range=True``, its raw text kept.
     """
     if not text:
-        return None, None
+        return DateRead(None, None)
     raw = clean_text(text)
     if not raw:
-        return None, None
+        return DateRead(None, None)
     candidate = _fold(raw)
     if pattern:
         regex = _regex(pattern)
@@ -94,7 +107,7 @@ def parse_date(
             candidate = _fold(raw)
         match = regex.search(candidate)
         if match is None:
-            return raw, None
+            return DateRead(raw, None)
         candidate = match.group(0)
     candidate = clean_text(candidate)
     for fmt in formats:
@@ -102,8 +115,11 @@ def parse_date(
             local = datetime.strptime(candidate, fmt)
         except ValueError:
             continue
-        return raw, local.replace(tzinfo=tz).astimezone(UTC)
-    return raw, None
+        utc = local_to_utc(local, tz)
+        if not plausible(utc):
+            return DateRead(raw, None, out_of_range=True)
+        return DateRead(raw, utc)
+    return DateRead(raw, None)
 
 
 def _fold(text: str) -> str:

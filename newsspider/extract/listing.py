@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from parsel import Selector
-
 from newsspider.extract.common import absolute_url, first_text, first_value, parse_date, select
+from newsspider.htmldepth import page_selector
 from newsspider.portals.base import Portal
 
 _HTML_SUFFIX = re.compile(r"(?:-\d+)?\.s?html?$")
@@ -21,6 +20,8 @@ class ListingItem:
     summary: str | None = None
     date_raw: str | None = None
     published_at: datetime | None = None
+    #: ``date_raw`` parsed to a date outside 1970 … now + 2 days: ignored (newsspider.dates).
+    date_out_of_range: bool = False
 
 
 @dataclass(slots=True)
@@ -29,6 +30,8 @@ class ListingPage:
     next_url: str | None = None
     # The page has a pagination block (so no next link means the last page).
     has_pagination: bool = False
+    # libxml2 stopped at its depth limit: items after that point are missing.
+    cut_short: bool = False
 
 
 def page_url(portal: Portal, first_page_url: str, n: int) -> str | None:
@@ -42,14 +45,14 @@ def page_url(portal: Portal, first_page_url: str, n: int) -> str | None:
 
 def parse_listing(html: str, url: str, portal: Portal) -> ListingPage:
     """Items of a listing page in page order; duplicates (same link) kept once."""
-    doc = Selector(text=html, base_url=url)
+    doc, cut = page_selector(html, url)
     rules = portal.listing
     nodes = None
     for selector in rules.items:
         nodes = select(doc, selector)
         if nodes:
             break
-    page = ListingPage()
+    page = ListingPage(cut_short=cut)
     seen: set[str] = set()
     for node in nodes or []:
         href = first_value(node, rules.link)
@@ -60,7 +63,7 @@ def parse_listing(html: str, url: str, portal: Portal) -> ListingPage:
             continue
         seen.add(absolute)
         date_text = first_text(node, rules.date)
-        raw, published = parse_date(
+        date = parse_date(
             date_text, portal.article.published_regex, portal.article.date_formats, portal.tz
         )
         page.items.append(
@@ -68,8 +71,9 @@ def parse_listing(html: str, url: str, portal: Portal) -> ListingPage:
                 url=absolute,
                 title=first_text(node, rules.title),
                 summary=first_text(node, rules.summary),
-                date_raw=raw,
-                published_at=published,
+                date_raw=date.raw,
+                published_at=date.at,
+                date_out_of_range=date.out_of_range,
             )
         )
     page.has_pagination = any(select(doc, selector) for selector in rules.pagination)

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 
 from lxml import etree
 
+from newsspider.htmldepth import TOO_DEEP
 from newsspider.normalize.html import NormalizedBody, normalize_resolved, resolve_body
 from newsspider.normalize.images import ImageConfig, ImageRecord
 from newsspider.normalize.rules import BodyRules
@@ -130,6 +131,9 @@ def process_body(html: str, base_url: str | None, spec: BodySpec) -> ProcessedBo
     """Resolve, normalize and fingerprint one body (one parse).  Never raises on a ``str``."""
     resolved = resolve_body(html, base_url, spec.rules(), spec.config())
     out = ProcessedBody(resolved.html, resolved.images, resolved.events)
+    if resolved.events["too_deep"]:
+        out.error = f"the body is {TOO_DEEP}"
+        return out
     try:
         out.normalized, out.content_hash, out.simhash = fingerprinted(
             lambda: normalize_resolved(resolved)

@@ -1,8 +1,10 @@
 """Turn a portal's article body HTML into the safe normalized body (contract §5).
 
-One lxml parse, then in order: drop (generic + portal rules), decode
-Cloudflare e-mail obfuscation, unwrap (SEO links), resolve images, and a
-single walk that rebuilds the body from an allow-list into a canonical block
+One lxml parse (``huge_tree``: 2048 levels of nesting; a body deeper than
+that is refused, ``events["too_deep"]``, never cut), then in order: drop
+(generic + portal rules), decode Cloudflare e-mail obfuscation, unwrap (SEO
+links), resolve images, flatten what is nested more than 100 levels deep
+(``events["flattened"]``), and a single walk that rebuilds the body from an allow-list into a canonical block
 structure (layout wrappers unwrapped at block boundaries, inline runs wrapped
 in ``<p>``, empty paragraphs dropped, whitespace collapsed).  nh3 then
 sanitizes the serialized result against the same allow-list as defence in
@@ -26,6 +28,7 @@ import nh3
 from lxml import etree
 from lxml import html as lxml_html
 
+from newsspider.htmldepth import MAX_NESTING, BodyTooDeep, cut_short
 from newsspider.normalize.images import (
     DEFAULT_IMAGE_CONFIG,
     ImageConfig,
@@ -125,10 +128,16 @@ _TAG_NAME = re.compile(r"</?([A-Za-z][^\s/>]*)")
 # Tags that may legitimately appear inside <pre> and stay markup there.
 _PRE_MARKUP = frozenset(ALLOWED_TAGS | {"span", "font", "div", "kbd", "samp", "var", "tt", "s"})
 
+# huge_tree: libxml2 otherwise stops at 256 levels of nesting and silently keeps
+# what it had; with it the limit is 2048, and a body past that is refused
+# (newsspider.htmldepth), never stored cut.
 _PARSER = lxml_html.HTMLParser(
     remove_comments=True, remove_pis=True, no_network=True, recover=True,
-    default_doctype=False, encoding="utf-8",
+    default_doctype=False, encoding="utf-8", huge_tree=True,
 )
+# Elements more than MAX_NESTING levels below the body (one XPath step per level:
+# linear in the tree's size, in C).
+_TOO_NESTED = etree.XPath("/".join(["*"] * (MAX_NESTING + 1)))
 
 # --- Cloudflare e-mail obfuscation -----------------------------------------
 _CFEMAIL = etree.XPath("//*[@data-cfemail]")
@@ -217,13 +226,38 @@ def _escape_pre_pseudo_tags(html: str) -> str:
 
 
 def _parse(html: str) -> Any:
-    """The parsed fragment's container element (a ``<body>``), or None."""
+    """The parsed fragment's container element (a ``<body>``), or None.
+
+    Raises :class:`~newsspider.htmldepth.BodyTooDeep` when libxml2 stopped at
+    its depth limit: the tree would be the body cut there.
+    """
     if not html.strip():
         return None
     doc = etree.fromstring(("<html><body>" + html + "</body></html>").encode("utf-8"), _PARSER)
+    if cut_short(_PARSER):
+        raise BodyTooDeep
     if doc is None:
         return None
     return doc.find("body")
+
+
+def _flatten_deep(root: Any, events: Counter[str]) -> None:
+    """Unwrap every element nested more than MAX_NESTING levels below ``root``.
+
+    The rebuilding walk recurses once per level or more, and such nesting (a
+    ``<font>`` per line, never closed) carries no structure worth keeping: the
+    text, images and line breaks stay, a block's end becomes a ``<br>``.
+    """
+    for top in _TOO_NESTED(root):
+        if top.getparent() is None:
+            continue
+        for el in reversed(list(top.iter())):  # deepest first
+            if not isinstance(el.tag, str) or el.tag in _VOID:
+                continue
+            if el.tag in _BLOCKS or el.tag in _WRAPPERS:
+                etree.SubElement(el, "br")
+            el.drop_tag()
+            events["flattened"] += 1
 
 
 def _replace_with_text(el: Any, text: str) -> None:
@@ -757,6 +791,7 @@ def _prepare_tree(
     _apply_rules(root, rules, events)
     records = _resolve_images(root, base_url, config, events)
     _resolve_links(root, base_url)
+    _flatten_deep(root, events)
     return root, records
 
 
@@ -774,6 +809,9 @@ def resolve_body(
     events: Counter[str] = Counter()
     try:
         root, records = _prepare_tree(html or "", base_url, rules, config, events)
+    except BodyTooDeep:
+        events["too_deep"] += 1
+        return ResolvedBody("", [], events)
     except (etree.ParserError, ValueError, RecursionError) as exc:
         events["parse_failed"] += 1
         events[f"error/{type(exc).__name__}"] += 1
@@ -795,11 +833,15 @@ def normalize_body(
     """The contract §5 body for ``html`` (a page's article body) at ``base_url``.
 
     Never raises on a ``str``: input the parser cannot make sense of gives an
-    empty body and an ``events["parse_failed"]`` count.
+    empty body and an ``events["parse_failed"]`` count; a body nested deeper
+    than libxml2 parses gives an empty body and ``events["too_deep"]``.
     """
     events: Counter[str] = Counter()
     try:
         root, records = _prepare_tree(html or "", base_url, rules, config, events)
+    except BodyTooDeep:
+        events["too_deep"] += 1
+        return NormalizedBody("", "", [], events)
     except (etree.ParserError, ValueError, RecursionError) as exc:
         events["parse_failed"] += 1
         events[f"error/{type(exc).__name__}"] += 1

@@ -45,7 +45,7 @@ _INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _NEWLINE = "\n"
 _PARSER = etree.HTMLParser(
     remove_comments=True, remove_pis=True, no_network=True, recover=True, default_doctype=False,
-    encoding="utf-8",
+    encoding="utf-8", huge_tree=True,
 )
 
 

@@ -40,7 +40,8 @@ band lookup to be exhaustive), ``NEWSSPIDER_DEDUP_INDEX_SIZE`` (default 10000),
 ``NEWSSPIDER_DEDUP_BAND_FILTER`` (default true), ``REDIS_URL``.
 Stats written: ``newsspider/dedup/exact``, ``newsspider/dedup/near``,
 ``newsspider/dedup/lookup_skipped``, ``newsspider/dedup/lookup_filtered``,
-``newsspider/dedup/lookup_errors``.
+``newsspider/dedup/lookup_errors``, ``newsspider/dedup/skipped_empty`` (an empty or
+rejected body: never a duplicate of anything).
 """
 
 from __future__ import annotations
@@ -405,6 +406,12 @@ class DedupPipeline:
             self.stats.inc_value(STAT + name)
 
     async def process_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        if not str(item.get("body_text") or "").strip() or item.get("_errors"):
+            # An empty or incomplete body says nothing about whose copy it is: every
+            # empty body has the same hash.  (The validator, before this stage,
+            # rejects them; this keeps a reordered pipeline from merging them.)
+            self._inc("skipped_empty")
+            return item
         url = item["url"]
         content_hash = item["content_hash"]
         simhash = int(item["simhash"])

@@ -26,7 +26,8 @@ Stats: ``newsspider/images/items``, ``newsspider/images/found``,
 attribute or proxy), ``newsspider/images/removed`` (no usable URL),
 ``newsspider/images/no_body``, ``newsspider/images/parse_failed``,
 ``newsspider/images/unwrapped``, ``newsspider/images/dropped_elements``,
-``newsspider/images/emails_decoded`` (portal/generic rules applied here first),
+``newsspider/images/emails_decoded``, ``newsspider/images/flattened`` (portal/generic
+rules and deep-nesting flattening applied here first),
 ``newsspider/images/workers``, ``newsspider/images/worker_restarts``,
 ``newsspider/images/worker_crashed`` (articles rejected for killing a worker),
 ``newsspider/images/workers_failed`` (1 when workers could not start and
@@ -170,6 +171,7 @@ class ImageResolvePipeline:
             ("unwrapped", "unwrapped"),
             ("dropped", "dropped_elements"),
             ("emails_decoded", "emails_decoded"),
+            ("flattened", "flattened"),
         ):
             if events[event]:
                 self.stats.inc_value(_STAT + stat, events[event])

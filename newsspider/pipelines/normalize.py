@@ -21,7 +21,9 @@ Settings: ``NEWSSPIDER_SUMMARY_MAX_CHARS``, plus the image settings read by
 Stats: ``newsspider/normalize/items``, ``newsspider/normalize/dropped_elements``,
 ``newsspider/normalize/unwrapped``, ``newsspider/normalize/emails_decoded``,
 ``newsspider/normalize/sanitizer_changed``, ``newsspider/normalize/summary_filled``,
-``newsspider/normalize/failed/<reason>``.
+``newsspider/normalize/flattened`` (elements unwrapped below 100 levels of nesting),
+``newsspider/normalize/failed/<reason>`` (``too_deep``: nested deeper than libxml2
+parses, see newsspider.htmldepth).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from newsspider.htmldepth import TOO_DEEP
 from newsspider.normalize.body import NormalizationFailed, fingerprinted
 from newsspider.normalize.html import NormalizedBody, normalize_body
 from newsspider.normalize.images import ImageConfig
@@ -78,7 +81,8 @@ class NormalizePipeline:
         if processed is not None and processed.resolved_html == html:
             # Normalized with the image stage, in one parse: apply that result.
             if processed.normalized is None:
-                return self._reject(item, "error", processed.error)
+                reason = "too_deep" if processed.resolve_events.get("too_deep") else "error"
+                return self._reject(item, reason, processed.error)
             result: NormalizedBody = processed.normalized
             digest, fingerprint = processed.content_hash, processed.simhash
         else:
@@ -90,6 +94,8 @@ class NormalizePipeline:
             except NormalizationFailed as exc:
                 return self._reject(item, "error", str(exc))
         text = result.text
+        if result.events["too_deep"]:
+            return self._reject(item, "too_deep", f"the body is {TOO_DEEP}")
         if result.events["parse_failed"] and html.strip():
             return self._reject(item, "parse_failed", "the body HTML could not be parsed")
         if not text and not result.images:
@@ -110,6 +116,7 @@ class NormalizePipeline:
             ("unwrapped", "unwrapped"),
             ("emails_decoded", "emails_decoded"),
             ("sanitizer_changed", "sanitizer_changed"),
+            ("flattened", "flattened"),
         ):
             if result.events[event]:
                 self.stats.inc_value(_STAT + stat, result.events[event])

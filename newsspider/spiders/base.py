@@ -13,7 +13,11 @@ Stats: ``newsspider/spider/listing_pages``, ``…/articles_listed``,
 ``…/articles_known`` (skipped, already stored), ``…/articles_requested``,
 ``…/older_than_since``, ``…/pagination_stopped/<reason>``,
 ``…/article_pages``, ``…/fetch_failed``, ``…/fetch_failed/<reason>``,
-``…/resumed`` (this run resumes one that did not finish).
+``…/resumed`` (this run resumes one that did not finish),
+``…/dates_out_of_range`` (a listed or printed date outside 1970 … now + 2 days,
+treated as missing: see newsspider.dates), ``…/pages_cut_short`` (a page
+nested deeper than libxml2 parses: a listing page counts as a listing
+failure, an article is rejected; see newsspider.htmldepth).
 
 Crash recovery: a portal spider keeps one ``crawl_state`` document per portal
 and start URL(s) — ``{_id, portal, start_urls, state, started_at,
@@ -37,6 +41,7 @@ from urllib.parse import urlsplit
 
 import scrapy
 from pymongo.errors import PyMongoError
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, IgnoreRequest
 from scrapy.http import Request, Response
@@ -47,6 +52,7 @@ from twisted.python.failure import Failure
 
 from newsspider.extract import decode_html, parse_article, parse_listing
 from newsspider.extract.listing import ListingItem, page_url
+from newsspider.htmldepth import TOO_DEEP
 from newsspider.portals.base import Portal
 from newsspider.runtime import configure_crawler
 from newsspider.urls import canonicalize
@@ -257,6 +263,18 @@ class PortalSpider(NewsSpider):
         self._listing_failures = 0
         self._checkpoint: dict[str, Any] | None = None
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._callback_error, signal=signals.spider_error)
+        return spider
+
+    def _callback_error(self, failure: Failure, response: Response, spider: scrapy.Spider) -> None:
+        """A listing callback that raised lost the rest of its page: the next run resumes."""
+        request = getattr(response, "request", None)
+        if request is not None and "page_no" in (request.cb_kwargs or {}):
+            self._listing_failures += 1
+
     # -- crash recovery ------------------------------------------------------
 
     def uses_store(self) -> bool:
@@ -351,6 +369,17 @@ class PortalSpider(NewsSpider):
     ) -> AsyncIterator[Any]:
         self._stat("listing_pages")
         page = parse_listing(_page_text(response, self.portal.encoding), response.url, self.portal)
+        if page.cut_short:
+            # What follows the cut is missing: the next run must walk this page again.
+            self._stat("pages_cut_short")
+            self._listing_failures += 1
+            logger.error("listing page %s is %s; the articles listed after the cut are missed",
+                         response.url, TOO_DEEP)
+        out_of_range = sum(1 for item in page.items if item.date_out_of_range)
+        if out_of_range:
+            self._stat("dates_out_of_range", out_of_range)
+            logger.warning("%d listed dates on %s are outside 1970 … now + 2 days; ignored",
+                           out_of_range, response.url)
         if not page.items:
             logger.warning("no articles found on listing page %s", response.url)
             self._stat("listing_pages_empty")
@@ -438,8 +467,13 @@ class PortalSpider(NewsSpider):
         self._stat("article_pages")
         page = parse_article(_page_text(response, self.portal.encoding), response.url, self.portal)
         state["visited"].append(response.url)
+        if page.cut_short:
+            self._stat("pages_cut_short")
+            state.setdefault("cut_short", response.url)
         if state["first"] is None:
             state["first"] = page
+            if page.date_out_of_range:
+                self._stat("dates_out_of_range")
         state["bodies"].append(page.body_html or "")
         next_url = page.next_url
         if (
@@ -469,7 +503,9 @@ class PortalSpider(NewsSpider):
         listing: ListingItem = state["listing"]
         published_at = first.published_at if first else None
         published_raw = first.published_raw if first else None
-        if published_at is None and published_raw is None and listing.published_at:
+        # No date on the page, or one outside 1970 … now + 2 days: the listing's, if it has one.
+        missing = published_raw is None or (first is not None and first.date_out_of_range)
+        if published_at is None and missing and listing.published_at:
             published_at, published_raw = listing.published_at, listing.date_raw
         item: dict[str, Any] = {
             "url": state["canonical"],
@@ -487,6 +523,8 @@ class PortalSpider(NewsSpider):
             "summary": listing.summary,
             "pages": max(1, len(state["bodies"])),
         }
+        if state.get("cut_short") and not errors:
+            errors = [{"field": "body_html", "message": f"the page {state['cut_short']} is {TOO_DEEP}"}]
         if errors:
             item["_errors"] = errors
             return item

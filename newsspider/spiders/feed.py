@@ -58,9 +58,11 @@ from scrapy.http import Response
 from scrapy.utils.gz import gunzip
 from twisted.python.failure import Failure
 
+from newsspider.dates import plausible
 from newsspider.extract import decode_html
 from newsspider.extract.auto import AutoArticle, extract_article
 from newsspider.extract.feed import FeedEntry, FeedError, parse_feed
+from newsspider.htmldepth import DEFAULT_DEPTH, cut_at_default_depth
 from newsspider.spiders.base import (
     NewsSpider,
     SpiderArgumentError,
@@ -299,6 +301,15 @@ class FeedSpider(NewsSpider):
         text, _ = decode_html(
             response.body, (response.headers.get("Content-Type") or b"").decode("latin-1")
         )
+        if cut_at_default_depth(text):
+            # Automatic extraction (lxml, trafilatura) parses without huge_tree: it would
+            # silently keep only the first 256 levels of this page.
+            self._stat("pages_cut_short")
+            yield from self._rejected(
+                canonical, link, entry,
+                f"the page {response.url} is nested deeper than {DEFAULT_DEPTH} elements, the depth "
+                "automatic extraction parses: it would be cut there, so it is rejected")
+            return
         page = extract_article(text, response.url, self.tz)
         self._stat(f"body_extracted/{page.method}")
         if page.body_html is None:
@@ -323,6 +334,14 @@ class FeedSpider(NewsSpider):
         if item is not None:
             yield item
 
+    def _rejected(
+        self, canonical: str, link: str, entry: FeedEntry, message: str,
+    ) -> Iterator[dict[str, Any]]:
+        item = self._item(canonical, link, entry, None,
+                          errors=[{"field": "body_html", "message": message}])
+        if item is not None:
+            yield item
+
     def _item(
         self,
         canonical: str,
@@ -333,12 +352,26 @@ class FeedSpider(NewsSpider):
     ) -> dict[str, Any] | None:
         """The article item (the portal spiders' shape); ``None`` when older than ``since``."""
         site_name = self.site_name or self.host
-        published_raw, published_at = entry.published_raw, entry.published_at
-        if published_raw is None and page is not None:
-            published_raw, published_at = page.published_raw, page.published_at
-        if published_raw is None and entry.modified_at is not None:
-            # Only a sitemap <lastmod>: the best date there is (never before publication).
-            published_raw, published_at = entry.modified_at.isoformat(), entry.modified_at
+        # The entry's date, else the page's, else (a sitemap's <lastmod>, never before
+        # publication) the modification time; one outside 1970 … now + 2 days counts
+        # as missing (newsspider.dates), its raw text kept if nothing better is found.
+        candidates = [(entry.published_raw, entry.published_at)]
+        if page is not None:
+            candidates.append((page.published_raw, page.published_at))
+        if entry.modified_at is not None:
+            candidates.append((entry.modified_at.isoformat(), entry.modified_at))
+        published_raw: str | None = None
+        published_at: datetime | None = None
+        for raw, at in candidates:
+            if raw is None:
+                continue
+            if at is not None and not plausible(at):
+                self._stat("dates_out_of_range")
+                at = None
+            if published_raw is None or (published_at is None and at is not None):
+                published_raw, published_at = raw, at
+            if published_at is not None:
+                break
         language = (
             self.language_arg or self.feed_language or (page.language if page else None)
             or DEFAULT_LANGUAGE
