@@ -20,6 +20,12 @@ Decisions (documented in the lead's README):
 * With an image proxy every body ``<img src>`` becomes the template applied to the
   original URL (raw, not percent-encoded — the seed's ``cors.zfour.workers.dev/?http://…``)
   and gets ``referrerpolicy="no-referrer"``; without one the body is exported as stored.
+* Hexo renders every post through its Nunjucks template engine (tag plugins) before
+  Markdown, so a body's ``{{``, ``{%`` or ``{#`` would be read as template code: a
+  broken site build, or code run at build time.  Every brace of such a delimiter is
+  written ``&#123;``/``&#125;`` — the same HTML to a browser, plain text to Nunjucks
+  (:func:`template_safe`; ``{% raw %}`` would be broken out of by a body holding
+  ``{% endraw %}``).
 * File names are ``YYYY-MM-DD-<portal>-<sha1(_id)[:12]>.md``: a re-export overwrites the
   same file, and when an article's date changed the file under its old date is removed.
   A file that already holds the post's bytes is left alone (its mtime too), so with
@@ -205,9 +211,24 @@ def render_front_matter(doc: Document, image_proxy: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A "{" opening a Nunjucks delimiter, a "}" closing one ("#}" alone is an error).
+_TEMPLATE_BRACE = re.compile(r"\{(?=[{%#])|(?<=[}%#])\}")
+
+
+def template_safe(body_html: str) -> str:
+    """``body_html`` with every brace of a Nunjucks delimiter (``{{ }}``, ``{% %}``,
+    ``{# #}``) as a character reference: ``&#123;`` / ``&#125;``.
+
+    The body is HTML without scripts or styles (contract §5), where a character
+    reference means the character itself: a reader sees the same text, links and
+    code, and Hexo's renderer sees no template.
+    """
+    return _TEMPLATE_BRACE.sub(lambda m: "&#123;" if m.group(0) == "{" else "&#125;", body_html)
+
+
 def render_post(doc: Document, image_proxy: str | None = None) -> str:
     """The whole post: front matter, a blank line, the body in the seed's ``<div>`` wrapper."""
-    body = proxy_body_images((doc.get("body_html") or "").strip(), image_proxy)
+    body = template_safe(proxy_body_images((doc.get("body_html") or "").strip(), image_proxy))
     # The wrapper's odd whitespace is the aggregator's template, reproduced to the byte.
     return f"{render_front_matter(doc, image_proxy)}\n<div>   \n{body} \n  \n</div>\n            "
 

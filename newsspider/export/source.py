@@ -11,6 +11,12 @@ stays flat however large the collection is.  Filters are the CLI's ``--portal`` 
   on the store's ``(updated_at, _id)`` index (``updated_at`` alone on nx-27017, where the
   date range also reads every document: newsspider.store.nx27017, docs/exports.md).
 
+A ``published_at`` beyond now + 2 days (``newsspider.dates.horizon``: a 9999
+placeholder stored before the extractors refused such dates, or a clock
+error) is not trusted for order: newest first, those articles come after
+every other one, and :func:`article_date` gives them their ``first_seen_at`` —
+so they never sit on top of a feed nor set its ``lastBuildDate``.
+
 Settings read: none (the caller hands over a connected pymongo ``Database``).
 Stats written: none (exports run outside Scrapy; they return a count and log it).
 """
@@ -24,6 +30,7 @@ from dataclasses import field as dataclass_field
 from email.utils import format_datetime
 from typing import Any
 
+from newsspider.dates import horizon
 from newsspider.store.nx27017 import date_lower_bound
 
 ARTICLES = "articles"
@@ -134,6 +141,8 @@ def iter_articles(
     The change query is ``updated_at >= lower`` (rounded down to its second: nx-27017
     compares dates at whole seconds) sorted by ``(updated_at, _id)``; what sorts before
     the window's exact bound, or was exported at the same ``updated_at``, is dropped here.
+    Newest first, those dated beyond :func:`~newsspider.dates.horizon` come last: the sort
+    puts them first, and they are held back (only they are kept in memory).
     Not a generator itself: a bad ``since`` raises here, before any output is opened.
     """
     query = build_query(portal, since)
@@ -141,7 +150,7 @@ def iter_articles(
     if window is None:
         cursor = db[ARTICLES].find(query, projection=fields, sort=[("published_at", -1)],
                                    batch_size=batch_size, limit=limit)
-        return _admitted(cursor, Window(), 0)
+        return _newest_first(cursor, horizon())
     if window.lower is not None:
         query["updated_at"] = {"$gte": date_lower_bound(window.lower)}
     if fields is not None:
@@ -153,6 +162,18 @@ def iter_articles(
 def iter_changes(db: Any, window: Window, *args: Any, **kwargs: Any) -> Iterator[Document]:
     """:func:`iter_articles` (the same arguments) in change order from ``window``."""
     return iter_articles(db, *args, window=window, **kwargs)
+
+
+def _newest_first(cursor: Any, later: dt.datetime) -> Iterator[Document]:
+    held: list[Document] = []
+    with cursor:
+        for doc in cursor:
+            value = doc.get("published_at")
+            if isinstance(value, dt.datetime) and as_utc(value) > later:
+                held.append(doc)
+            else:
+                yield doc
+    yield from held
 
 
 def _admitted(cursor: Any, window: Window, limit: int) -> Iterator[Document]:
@@ -175,17 +196,24 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 
 
 def article_date(doc: Document) -> dt.datetime | None:
-    """``published_at``, else ``first_seen_at`` (an undated article still gets a stable date)."""
+    """``published_at``, else ``first_seen_at`` (an undated article still gets a stable date).
+
+    A ``published_at`` beyond :func:`~newsspider.dates.horizon` is not believed either.
+    """
+    later = horizon()
     for field in ("published_at", "first_seen_at"):
         value = doc.get(field)
+        found: dt.datetime | None = None
         if isinstance(value, dt.datetime):
-            return as_utc(value)
-        if isinstance(value, str):
+            found = as_utc(value)
+        elif isinstance(value, str):
             # nx-27017 0.8 turns a datetime written by ``$set`` into "YYYY-MM-DD HH:MM:SS".
             try:
-                return as_utc(dt.datetime.fromisoformat(value))
+                found = as_utc(dt.datetime.fromisoformat(value))
             except ValueError:
                 continue
+        if found is not None and (field != "published_at" or found <= later):
+            return found
     return None
 
 
