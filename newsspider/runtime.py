@@ -73,12 +73,19 @@ def require_browser(settings: BaseSettings) -> str:
     return chromium
 
 
+GUARDED_HANDLER = "newsspider.netguard.GuardedDownloadHandler"
+
+
 def enable_playwright(settings: BaseSettings) -> None:
     chromium = require_browser(settings)
     handler = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
     handlers = dict(settings.getdict("DOWNLOAD_HANDLERS"))
-    handlers.update({"http": handler, "https": handler})
-    settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
+    if handlers.get("http") == GUARDED_HANDLER:
+        # The SSRF guard stays in front (image downloads); pages go on to the browser.
+        settings.set("NEWSSPIDER_GUARD_PAGE_HANDLER", handler, priority="spider")
+    else:
+        handlers.update({"http": handler, "https": handler})
+        settings.set("DOWNLOAD_HANDLERS", handlers, priority="spider")
     # The browser's limits (PLAYWRIGHT_MAX_CONTEXTS…) are plain settings (settings.py);
     # launch options given in PLAYWRIGHT_LAUNCH_OPTIONS win over these.
     options = {"executable_path": chromium, "headless": True, "args": CHROMIUM_ARGS,

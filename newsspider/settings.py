@@ -271,6 +271,19 @@ NEWSSPIDER_WEB_TOKEN = _env("NEWSSPIDER_WEB_TOKEN", "")
 # Rows per page of the dashboard's run and article lists.
 NEWSSPIDER_WEB_PAGE_SIZE = _env("NEWSSPIDER_WEB_PAGE_SIZE", 50)
 
+# --- safety: SSRF guard, document sizes (netguard.py, pipelines/validate.py; docs/safety.md) ---
+# Every http(s) download goes through the guard's handler; only the requests it marks (image
+# downloads and what follows from them: redirects, meta refresh, robots.txt) dial public addresses only.
+DOWNLOAD_HANDLERS = {
+    "http": "newsspider.netguard.GuardedDownloadHandler",
+    "https": "newsspider.netguard.GuardedDownloadHandler",
+}
+# Private addresses image downloads may still reach, comma-separated IP or IP:port (e.g. an internal image server).
+NEWSSPIDER_IMAGES_ALLOW_ADDRESSES = _env("NEWSSPIDER_IMAGES_ALLOW_ADDRESSES", "")
+# Handler of the portal's own pages behind the guard (empty = Scrapy's HTTP/1.1; render=js sets scrapy-playwright's).
+NEWSSPIDER_GUARD_PAGE_HANDLER = _env("NEWSSPIDER_GUARD_PAGE_HANDLER", "")
+# Marks robots.txt fetched for a guarded request's host; before OffsiteMiddleware (50) and RobotsTxtMiddleware (100).
+DOWNLOADER_MIDDLEWARES.update({"newsspider.netguard.GuardMiddleware": 40})
 
 # --- every other Scrapy and scrapy-playwright setting ---------------------------
 # From the environment under its own name (DOWNLOAD_DELAY=2, JOBDIR=crawls/1, HTTPCACHE_ENABLED=1),

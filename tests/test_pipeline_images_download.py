@@ -162,6 +162,9 @@ def _run_crawl(server: str, store: str, allow_private: bool, out: str) -> None:
             "LOG_LEVEL": "ERROR",
             "TELNETCONSOLE_ENABLED": False,
             "RETRY_ENABLED": False,
+            # The SSRF guard's handler, as the project settings install it (test_netguard.py).
+            "DOWNLOAD_HANDLERS": {"http": "newsspider.netguard.GuardedDownloadHandler",
+                                  "https": "newsspider.netguard.GuardedDownloadHandler"},
             "ITEM_PIPELINES": {"newsspider.pipelines.download.ImageDownloadPipeline": 250, Collect: 900},
             "IMAGES_STORE": store,
             "NEWSSPIDER_IMAGES_BASE_URL": "https://img.example/",
@@ -177,3 +180,19 @@ def _run_crawl(server: str, store: str, allow_private: bool, out: str) -> None:
 
 if __name__ == "__main__":
     _run_crawl(sys.argv[1], sys.argv[2], sys.argv[3] == "True", sys.argv[4])
+
+
+def test_without_the_guard_handler_every_image_is_refused(tmp_path: Path, caplog) -> None:
+    from scrapy.utils.test import get_crawler
+
+    from newsspider.pipelines.download import ImageDownloadPipeline
+
+    caplog.set_level("ERROR")
+    pipeline = ImageDownloadPipeline.from_crawler(
+        get_crawler(settings_dict={"NEWSSPIDER_IMAGES_STORE": str(tmp_path)}))
+    assert pipeline.unguarded and "every image is refused" in caplog.text
+    guarded = ImageDownloadPipeline.from_crawler(get_crawler(settings_dict={
+        "NEWSSPIDER_IMAGES_STORE": str(tmp_path),
+        "DOWNLOAD_HANDLERS": {"http": "newsspider.netguard.GuardedDownloadHandler",
+                              "https": "newsspider.netguard.GuardedDownloadHandler"}}))
+    assert not guarded.unguarded

@@ -9,71 +9,72 @@ gains ``path``, ``checksum``, ``width``, ``height`` and ``size`` (bytes
 stored).  With ``NEWSSPIDER_IMAGES_BASE_URL`` the body's ``<img src>`` is
 rewritten to that base + path; ``images[].url`` keeps the original.
 
-SSRF guard: only ``http``/``https`` URLs are fetched, and never from hosts
-that are, or resolve to, loopback, private, link-local, multicast, reserved
-or unspecified addresses unless ``NEWSSPIDER_IMAGES_ALLOW_PRIVATE`` is true.
-Names are resolved off the reactor thread before the request is made, and
-redirects are not followed (Scrapy's ``MEDIA_ALLOW_REDIRECTS`` default), so a
-public URL cannot bounce the request to an internal host.  A refused or
-failed image is a stat and a log line; the article always goes on.
+SSRF guard (:mod:`newsspider.netguard`): only ``http``/``https`` URLs are
+fetched, and never from hosts that are, or resolve to, loopback, private,
+link-local, multicast, reserved or unspecified addresses unless
+``NEWSSPIDER_IMAGES_ALLOW_PRIVATE`` is true.  Each image request is checked
+here first (the host as the downloader parses the URL, resolved off the
+reactor thread) and marked, so that the download handler checks again at
+connect time the address it actually dials — for the request itself and for
+everything that follows from it: redirects (not followed by default,
+``MEDIA_ALLOW_REDIRECTS``), a ``<meta http-equiv=refresh>`` page, the host's
+``robots.txt``.  Image requests, and only they, may leave the portal's
+domains (images live on CDNs).  A refused or failed image is a stat and a
+log line; the article always goes on.  Without the guard's handler as the
+``http``/``https`` download handler (the project settings install it) every
+image is refused (``refused/unguarded``) with an ERROR.
 
 Settings: ``IMAGES_STORE`` (a path or ``s3://bucket/prefix``;
 unset = NotConfigured), ``NEWSSPIDER_IMAGES_BASE_URL``,
-``NEWSSPIDER_IMAGES_ALLOW_PRIVATE``; Scrapy's ``IMAGES_*``/``AWS_*`` apply.
+``NEWSSPIDER_IMAGES_ALLOW_PRIVATE``, ``NEWSSPIDER_IMAGES_ALLOW_ADDRESSES``; Scrapy's ``IMAGES_*``/``AWS_*`` apply.
 
 Stats: ``newsspider/images/download/requested``, ``.../stored``,
 ``.../deduplicated`` (same content already stored), ``.../failed``,
-``.../refused/<reason>`` (scheme, private_address, unresolvable).
+``.../refused/<reason>`` (scheme, private_address, unresolvable, unguarded;
+refusals at connect time count here too).
 """
 
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
-import socket
 from io import BytesIO
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.pipelines.images import ImagesPipeline
 from scrapy.utils.defer import deferred_to_future
+from scrapy.utils.misc import load_object
 from twisted.internet.threads import deferToThread
+
+from newsspider.netguard import (
+    FETCHABLE_SCHEMES,
+    GUARD_META,
+    ForbiddenAddress,
+    GuardedDownloadHandler,
+    address_refusal,
+    downloader_target,
+    parse_allowed,
+    resolve_refusal,
+)
 
 __all__ = ["ImageDownloadPipeline", "address_refusal"]
 
 logger = logging.getLogger(__name__)
 
 _STAT = "newsspider/images/download/"
-_FETCHABLE_SCHEMES = frozenset({"http", "https"})
 
 
-def address_refusal(address: str) -> str | None:
-    """Why an IP address must not be fetched from, or None if it is public."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return "unresolvable"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if (
-        ip.is_loopback
-        or ip.is_private
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
-        or not ip.is_global
-    ):
-        return "private_address"
-    return None
-
-
-def _resolve(host: str, port: int) -> list[str]:
-    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+def _guard_installed(crawler: Crawler) -> bool:
+    handlers = crawler.settings.getwithbase("DOWNLOAD_HANDLERS")
+    for scheme in FETCHABLE_SCHEMES:
+        path = handlers.get(scheme)
+        cls = load_object(path) if isinstance(path, str) else path
+        if not (isinstance(cls, type) and issubclass(cls, GuardedDownloadHandler)):
+            return False
+    return True
 
 
 class ImageDownloadPipeline(ImagesPipeline):
@@ -83,6 +84,12 @@ class ImageDownloadPipeline(ImagesPipeline):
         self.stats = crawler.stats
         self.base_url: str = settings.get("NEWSSPIDER_IMAGES_BASE_URL") or ""
         self.allow_private: bool = settings.getbool("NEWSSPIDER_IMAGES_ALLOW_PRIVATE", False)
+        self.allowed = parse_allowed(settings.get("NEWSSPIDER_IMAGES_ALLOW_ADDRESSES"))
+        self.unguarded = not self.allow_private and not _guard_installed(crawler)
+        if self.unguarded:
+            logger.error("image download is on but the http/https download handler is not "
+                         "newsspider.netguard.GuardedDownloadHandler (the project settings' "
+                         "DOWNLOAD_HANDLERS): every image is refused")
         # Host → refusal reason (None = allowed), resolved once per run.
         self._host_verdicts: dict[tuple[str, int], str | None] = {}
         # Item id → the URLs that passed the guard, handed to get_media_requests.
@@ -99,34 +106,27 @@ class ImageDownloadPipeline(ImagesPipeline):
 
     # -- the SSRF guard ----------------------------------------------------
     async def _refusal(self, url: str) -> str | None:
+        """The guard's verdict before any request: the host as the downloader dials it."""
+        if self.unguarded:
+            return "unguarded"
         try:
-            parts = urlsplit(url)
-            host, port = parts.hostname, parts.port
+            scheme, host, port = downloader_target(url)
         except ValueError:
             return "unresolvable"
-        if parts.scheme.lower() not in _FETCHABLE_SCHEMES:
+        if scheme not in FETCHABLE_SCHEMES:
             return "scheme"
         if not host:
             return "unresolvable"
         if self.allow_private:
             return None
-        key = (host, port or (443 if parts.scheme.lower() == "https" else 80))
-        if key in self._host_verdicts:
-            return self._host_verdicts[key]
-        try:
-            ipaddress.ip_address(host)
-            addresses = [host]
-        except ValueError:
-            try:
-                # getaddrinfo blocks: run it in the reactor's thread pool.
-                addresses = await deferred_to_future(deferToThread(_resolve, *key))
-            except (OSError, UnicodeError):
-                addresses = []
-        verdict: str | None = "unresolvable" if not addresses else None
-        for address in addresses:
-            verdict = address_refusal(address) or verdict
-        self._host_verdicts[key] = verdict
-        return verdict
+        key = (host, port)
+        if key not in self._host_verdicts:
+            # getaddrinfo blocks: run it in the reactor's thread pool.  The handler
+            # resolves and checks again when it connects.
+            _addresses, verdict = await deferred_to_future(
+                deferToThread(resolve_refusal, host, port, self.allowed))
+            self._host_verdicts[key] = verdict
+        return self._host_verdicts[key]
 
     async def process_item(self, item: Any) -> Any:  # type: ignore[override]
         allowed: list[str] = []
@@ -150,7 +150,13 @@ class ImageDownloadPipeline(ImagesPipeline):
     def get_media_requests(self, item: Any, info: Any) -> list[Request]:
         urls = self._allowed.get(id(item), [])
         self.stats.inc_value(_STAT + "requested", len(urls))
-        return [Request(url, headers={"Referer": item.get("fetched_url") or item.get("url") or ""}) for url in urls]
+        # Off-site is fine for images (CDNs), never for anything else; the guard mark
+        # follows the request through redirects and meta refreshes.
+        meta = {"allow_offsite": True}
+        if not self.allow_private:
+            meta[GUARD_META] = True
+        referer = item.get("fetched_url") or item.get("url") or ""
+        return [Request(url, headers={"Referer": referer}, meta=dict(meta)) for url in urls]
 
     # -- storage, content-addressed -----------------------------------------
     def media_to_download(self, request: Request, info: Any, *, item: Any = None) -> None:
@@ -201,10 +207,18 @@ class ImageDownloadPipeline(ImagesPipeline):
         for ok, value in results:
             if ok and isinstance(value, dict) and value.get("path"):
                 stored[value["url"]] = value
-            else:
-                self.stats.inc_value(_STAT + "failed")
-                message = value.getErrorMessage() if hasattr(value, "getErrorMessage") else value
-                logger.warning("image download failed for %s: %s", item.get("url"), message)
+                continue
+            refused = value.value if hasattr(value, "value") else value
+            # FilesPipeline re-raises an IgnoreRequest as its own exception, from it.
+            refused = refused.__cause__ if not isinstance(refused, ForbiddenAddress) else refused
+            if isinstance(refused, ForbiddenAddress):
+                # Refused at connect time (a redirect, a meta refresh, a name that changed).
+                self.stats.inc_value(f"{_STAT}refused/{refused.reason}")
+                logger.warning("image not downloaded (%s) in %s", refused, item.get("url"))
+                continue
+            self.stats.inc_value(_STAT + "failed")
+            message = value.getErrorMessage() if hasattr(value, "getErrorMessage") else value
+            logger.warning("image download failed for %s: %s", item.get("url"), message)
         for image in item.get("images") or []:
             found = stored.get(image.get("url"))
             if found is None:
