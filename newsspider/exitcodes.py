@@ -23,9 +23,10 @@ EXIT_OK, EXIT_CHECKS, EXIT_USAGE, EXIT_STORE = 0, 1, 2, 3
 FAILED_CHECK_STATS = (
     "newsspider/monitor/failed",  # health checks (extensions/monitor.py)
     "newsspider/store/journaled",  # writes left for the next run (store/writer.py)
-    # Writes at risk (store/writer.py, store/journal.py; docs/safety.md): lost, the
-    # writer thread dead, a journal record that could not be replayed.
+    # Writes at risk (store/writer.py, store/journal.py; docs/safety.md): lost or
+    # refused, the writer thread dead, a journal record that could not be replayed.
     "newsspider/store/lost",
+    "newsspider/store/write_errors",  # writes the store refused for good
     "newsspider/store/writer_died",
     "newsspider/store/journal_quarantined",
 )

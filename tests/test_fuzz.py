@@ -9,6 +9,12 @@ Properties, each over every declared portal where a portal applies:
   ``choose_image_url`` return strings (absolute http(s) URLs when resolved);
 * ``canonicalize`` returns a canonical URL (idempotent) or raises ``ValueError``,
   nothing else;
+* deep nesting (up to 5,000 levels, any tags, closed or not): the normalized
+  body keeps every line of text, or is refused as too deep (``too_deep``) —
+  never silently cut; a page around it is whole or flagged ``cut_short``;
+* extreme dates (years 0001–9999, impossible days) in saved listing and
+  article pages: never an exception, and a date comes out only when it lies
+  in 1970 … now + 2 days;
 * any item dict through ImageResolvePipeline → NormalizePipeline →
   ValidatePipeline either comes out an article document or is rejected with
   reasons (``RejectedItem``, and a reject document that BSON can encode).
@@ -37,9 +43,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy.utils.test import get_crawler
 
+from newsspider.dates import plausible
 from newsspider.extract import decode_html, parse_article, parse_listing
 from newsspider.extract.article import ArticlePage
 from newsspider.extract.listing import ListingPage
+from newsspider.htmldepth import HUGE_DEPTH
 from newsspider.normalize.html import normalize_body
 from newsspider.normalize.images import choose_image_url, unwrap_proxy
 from newsspider.pipelines.images import ImageResolvePipeline
@@ -56,7 +64,7 @@ TOTAL = int(os.environ.get("NEWSSPIDER_FUZZ_EXAMPLES", "0") or 0)
 # Relative share of the total per property (the page-mutation ones cost ~10x more per case).
 WEIGHTS = {
     "decode": 1.0, "listing_pages": 0.6, "article_pages": 0.6, "soup": 1.0, "normalize": 1.0,
-    "unwrap": 1.0, "choose": 1.0, "canonicalize": 1.4, "items": 2.4,
+    "unwrap": 1.0, "choose": 1.0, "canonicalize": 1.4, "items": 2.4, "deep": 0.4, "dates": 0.6,
 }
 PORTALS = all_portals()
 PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"
@@ -220,6 +228,65 @@ def test_extraction_on_tag_soup_and_odd_urls(name: str, html: str, url: str) -> 
     portal = PORTALS[name]
     assert isinstance(parse_listing(html, url, portal), ListingPage)
     assert isinstance(parse_article(html, url, portal), ArticlePage)
+
+
+@st.composite
+def deep(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A body nested ``depth`` levels deep, a numbered word of text on every level."""
+    depth = draw(st.one_of(st.integers(0, 300), st.integers(300, 5000)))
+    tags = draw(st.lists(st.sampled_from(["font", "div", "span", "b", "blockquote", "p", "li",
+                                          "section", "em", "td", "a"]), min_size=1, max_size=4))
+    close = draw(st.booleans())
+    words = [f"w{i}x" for i in range(depth)]
+    parts = [f"<{tags[i % len(tags)]}>{words[i]}<br>" for i in range(depth)]
+    if close:
+        parts += [f"</{tags[i % len(tags)]}>" for i in reversed(range(depth))]
+    return "".join(parts), words
+
+
+@fuzz_settings("deep")
+@given(body=deep(), name=st.sampled_from(sorted(PORTALS)))
+def test_deep_nesting_is_whole_or_refused(body: tuple[str, list[str]], name: str) -> None:
+    CASES["deep"] += 1
+    html, words = body
+    result = normalize_body(html, "https://a.test/x.html", PORTALS[name].body_rules)
+    if result.events["too_deep"]:
+        assert len(words) >= HUGE_DEPTH // 4 and result.text == ""
+        OUTCOMES["deep_refused"] += 1
+        return
+    found = set(result.text.replace("\n", " ").split())
+    assert [w for w in words if w not in found] == []
+    OUTCOMES["deep_whole"] += 1
+
+
+_PRINTED_DATE = __import__("re").compile(r"\d{4}(?=[-年/.]\d{1,2}[-月/.]\d{1,2})")
+_MONTH_DAY = __import__("re").compile(r"(?<=[-年/.])\d{1,2}(?=[-月/.])")
+
+
+@st.composite
+def odd_dates(draw: st.DrawFn, kind: str) -> tuple[str, str]:
+    """A saved page whose printed dates are replaced: years 0001–9999, impossible days."""
+    pages = [(n, t) for n, k, t in SAVED if k == kind and _PRINTED_DATE.search(t)]
+    name, text = draw(st.sampled_from(pages))
+    year = draw(st.one_of(st.sampled_from([1, 2, 1969, 1970, 2099, 9998, 9999]),
+                          st.integers(1, 9999)))
+    text = _PRINTED_DATE.sub(f"{year:04d}", text)
+    if draw(st.booleans()):
+        text = _MONTH_DAY.sub(f"{draw(st.integers(0, 99)):02d}", text, count=1)
+    return name, text
+
+
+@fuzz_settings("dates")
+@given(listing=odd_dates("listing"), article=odd_dates("article"))
+def test_extreme_dates_are_plausible_or_missing(listing: tuple[str, str], article: tuple[str, str]) -> None:
+    CASES["dates"] += 1
+    page = parse_listing(listing[1], "https://www.ofweek.com/CATList-8100.html", PORTALS[listing[0]])
+    for item in page.items:
+        assert item.published_at is None or plausible(item.published_at)
+        assert not (item.date_out_of_range and item.published_at is not None)
+    result = parse_article(article[1], "https://www.ofweek.com/2021-03/ART-1.html", PORTALS[article[0]])
+    assert result.published_at is None or plausible(result.published_at)
+    OUTCOMES["dates_out_of_range" if result.date_out_of_range else "dates_other"] += 1
 
 
 # --- normalization and images --------------------------------------------------------

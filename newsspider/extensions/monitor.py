@@ -12,8 +12,9 @@ Checks:
   ``error_ratio``    ERROR log lines / responses <= ``NEWSSPIDER_MONITOR_MAX_ERROR_RATIO``
   ``reject_ratio``   rejected / yielded items <= ``NEWSSPIDER_MONITOR_MAX_REJECT_RATIO``
   ``finish_reason``  the close reason is one of ``NEWSSPIDER_MONITOR_FINISH_REASONS``
-  ``store_writes``   no write lost (neither stored nor journaled), the store writer
-                     alive to the end, no journal record quarantined (always on)
+  ``store_writes``   no write lost (neither stored nor journaled) or refused by the
+                     store, the store writer alive to the end, no journal record
+                     quarantined (always on)
 
 Settings read: ``NEWSSPIDER_MONITOR_ENABLED`` and the four above.
 Stats written: ``newsspider/monitor/checks`` (checks run), ``newsspider/monitor/passed``,
@@ -106,6 +107,8 @@ def _store_writes(stats: Mapping[str, Any], reason: str, t: Thresholds) -> Check
         problems.append(f"{lost} writes lost: neither acknowledged by the store nor journaled")
     if _count(stats, "newsspider/store/writer_died"):
         problems.append("the store writer thread died")
+    if refused := _count(stats, "newsspider/store/write_errors"):
+        problems.append(f"{refused} writes refused by the store (ERROR lines name them)")
     if quarantined := _count(stats, "newsspider/store/journal_quarantined"):
         problems.append(f"{quarantined} journal records unreadable, moved to journal/quarantine/")
     return CheckResult(

@@ -249,15 +249,48 @@ def _flatten_deep(root: Any, events: Counter[str]) -> None:
     text, images and line breaks stay, a block's end becomes a ``<br>``.
     """
     for top in _TOO_NESTED(root):
-        if top.getparent() is None:
+        if top.tag not in _VOID and top.getparent() is not None:
+            _flatten(top, events)
+
+
+def _flatten(top: Any, events: Counter[str]) -> None:
+    """Replace ``top`` by a ``<span>`` (transparent to the walk) holding its subtree's
+    text, ``<br>`` and ``<img>`` in document order: one pass, linear in its size."""
+    flat = top.makeelement("span")
+    last: Any = None  # the element the next text goes after (None: the span's text)
+
+    def add_text(text: str | None) -> None:
+        if not text:
+            return
+        if last is None:
+            flat.text = (flat.text or "") + text
+        else:
+            last.tail = (last.tail or "") + text
+
+    pieces: list[tuple[Any, str | None]] = []  # kept void elements, with the text after them
+    for event, el in etree.iterwalk(top, events=("start", "end")):
+        tag = el.tag
+        if event == "start":
+            if isinstance(tag, str) and tag not in _VOID:
+                pieces.append((None, el.text))
             continue
-        for el in reversed(list(top.iter())):  # deepest first
-            if not isinstance(el.tag, str) or el.tag in _VOID:
-                continue
-            if el.tag in _BLOCKS or el.tag in _WRAPPERS:
-                etree.SubElement(el, "br")
-            el.drop_tag()
+        if tag in _VOID:
+            pieces.append((el, None))
+        else:
             events["flattened"] += 1
+            if tag in _BLOCKS or tag in _WRAPPERS:
+                pieces.append((flat.makeelement("br"), None))
+        if el is not top:
+            pieces.append((None, el.tail))
+    for element, text in pieces:
+        if element is None:
+            add_text(text)
+        else:
+            element.tail = None
+            flat.append(element)  # an <img> keeps its identity (the image records' key)
+            last = element
+    flat.tail = top.tail
+    top.getparent().replace(top, flat)
 
 
 def _replace_with_text(el: Any, text: str) -> None:

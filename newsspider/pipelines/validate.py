@@ -2,12 +2,16 @@
 
 An item carrying ``_errors`` (a page that could not be fetched, a body that
 could not be normalized) is rejected with those reasons; any other item is
-validated by :class:`newsspider.models.Article`.  A reject is written to the
+validated by :class:`newsspider.models.Article`, and then measured: an
+article document over ``NEWSSPIDER_MAX_DOCUMENT_BYTES`` (default: MongoDB's
+16 MiB limit, less 64 KiB for the writer's bookkeeping) is rejected here
+(field ``document``) — MongoDB would refuse it, nx-27017 would take it, and
+the same crawl must end the same on both.  A reject is written to the
 ``rejects`` collection (``{url, portal, errors: [{field, message}], item, at}``)
 and the item is dropped; the crawl goes on.
 
 Settings: ``NEWSSPIDER_REJECT_MAX_FIELD`` (longest string kept in a reject's
-``item``).  Stats: ``newsspider/validate/valid``, ``newsspider/validate/rejected``,
+``item``), ``NEWSSPIDER_MAX_DOCUMENT_BYTES``.  Stats: ``newsspider/validate/valid``, ``newsspider/validate/rejected``,
 ``newsspider/validate/rejected/<field>``.
 """
 
@@ -18,6 +22,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
@@ -25,6 +30,35 @@ from newsspider.models import validate_article
 from newsspider.store.values import bson_key
 
 logger = logging.getLogger(__name__)
+
+#: MongoDB's largest document (BSON bytes).
+MONGO_MAX_DOCUMENT = 16 * 1024 * 1024
+#: The default limit: room for what the writer adds (bookkeeping, alternate URLs).
+DEFAULT_MAX_DOCUMENT = MONGO_MAX_DOCUMENT - 64 * 1024
+# Below this many characters a document cannot reach the limit (4 UTF-8 bytes per
+# character at most, plus keys and small values): no need to encode it to know.
+_SURELY_SMALL_SLACK = 1024 * 1024
+
+
+def document_bytes(doc: Mapping[str, Any], limit: int) -> int | None:
+    """The BSON size of ``doc`` when it may exceed ``limit``; None when it surely does not.
+
+    Counting characters first keeps the BSON encoding (tens of microseconds)
+    off every ordinary article.
+    """
+    chars = 0
+    for value in doc.values():
+        if isinstance(value, str):
+            chars += len(value)
+        elif isinstance(value, list):
+            for entry in value:
+                if isinstance(entry, str):
+                    chars += len(entry)
+                elif isinstance(entry, Mapping):
+                    chars += sum(len(v) for v in entry.values() if isinstance(v, str))
+    if chars * 4 + _SURELY_SMALL_SLACK <= limit:
+        return None
+    return len(bson.encode(doc))
 
 
 class RejectedItem(DropItem):
@@ -68,6 +102,8 @@ class ValidatePipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         self.max_field = crawler.settings.getint("NEWSSPIDER_REJECT_MAX_FIELD", 262_144)
+        self.max_document = crawler.settings.getint("NEWSSPIDER_MAX_DOCUMENT_BYTES",
+                                                    DEFAULT_MAX_DOCUMENT)
         self.store: Any = None
 
     @classmethod
@@ -88,8 +124,17 @@ class ValidatePipeline:
         if not errors:
             article, errors = validate_article(item)
             if article is not None:
-                self._inc("valid")
-                return article.to_document()
+                doc = article.to_document()
+                size = document_bytes(doc, self.max_document)
+                if size is None or size <= self.max_document:
+                    self._inc("valid")
+                    return doc
+                errors = [{"field": "document", "message": (
+                    f"the article document would be {size} bytes, over the {self.max_document} "
+                    f"bytes a document may have (MongoDB refuses documents over "
+                    f"{MONGO_MAX_DOCUMENT} bytes): body_html {len(doc['body_html'])} and "
+                    f"raw_body_html {len(doc.get('raw_body_html') or '')} characters; "
+                    "rejected before the store")}]
         await self._reject(item, errors)
         raise RejectedItem(str(item.get("url")), errors)
 

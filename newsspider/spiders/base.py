@@ -199,9 +199,12 @@ class NewsSpider(scrapy.Spider):
         name = failure.type.__name__ if failure.type else "error"
         message = failure.getErrorMessage()
         # Name the limit a user can change rather than Scrapy's internal exception.
-        if failure.check(DownloadCancelledError) and "max size" in message:
+        if failure.check(DownloadCancelledError) and ("max size" in message or not message):
+            # Announced too large (a message), or cut off while streaming past the limit
+            # (Scrapy cancels the transfer: no message at all).
             limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
-            return "too_large", f"page larger than DOWNLOAD_MAXSIZE ({limit} bytes): {message}"
+            why = message or "the download was stopped once it passed the limit"
+            return "too_large", f"page larger than DOWNLOAD_MAXSIZE ({limit} bytes): {why}"
         if failure.check(DownloadTimeoutError, TimeoutError):
             seconds = self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT")
             return "timeout", f"no answer within DOWNLOAD_TIMEOUT ({seconds:g} s), every retry"
