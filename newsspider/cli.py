@@ -58,10 +58,16 @@ def _project_settings() -> Any:
 
 @contextmanager
 def open_database(settings: Any) -> Iterator[Any]:
-    """The configured database; starts the embedded store for the duration when MONGO_URI is unset."""
+    """The configured database; starts the embedded store for the duration when MONGO_URI is unset.
+
+    A store that does not answer, at the start or while the command reads it,
+    ends the command with exit code 3 and one line, its URI redacted.
+    """
     from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
 
     from newsspider.store.embedded import EmbeddedStore, StoreStartError
+    from newsspider.store.store import redact_uri
 
     uri = settings.get("MONGO_URI")
     embedded = None
@@ -71,15 +77,31 @@ def open_database(settings: Any) -> Iterator[Any]:
             "NEWSSPIDER_STORE_START_TIMEOUT", 30))
         try:
             uri = embedded.start()
-        except StoreStartError as exc:
+        except (OSError, StoreStartError) as exc:  # OSError: its data directory, e.g.
             raise CliError(EXIT_STORE, str(exc)) from exc
-    client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=10000)
+    timeout = min(10.0, settings.getfloat("NEWSSPIDER_STORE_START_TIMEOUT", 30))
+    client: MongoClient = MongoClient(uri, tz_aware=True, serverSelectionTimeoutMS=int(timeout * 1000))
     try:
-        yield client[settings.get("MONGO_DATABASE")]
+        try:
+            client.admin.command("ping")
+        except (PyMongoError, KeyError) as exc:  # KeyError: SCRAM against a server without auth
+            raise CliError(EXIT_STORE, f"the store at {redact_uri(uri)} did not answer within "
+                                       f"{timeout:g}s: {_first_line(exc)}") from exc
+        try:
+            yield client[settings.get("MONGO_DATABASE")]
+        except PyMongoError as exc:
+            raise CliError(EXIT_STORE, f"the store at {redact_uri(uri)} failed: "
+                                       f"{_first_line(exc)}") from exc
     finally:
         client.close()
         if embedded is not None:
             embedded.stop()
+
+
+def _first_line(exc: BaseException) -> str:
+    # pymongo's selection errors append the whole topology description.
+    text = str(exc).split(", Timeout:", 1)[0].splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}"
 
 
 # -- crawl -----------------------------------------------------------------

@@ -54,8 +54,10 @@ def document_bytes(doc: Mapping[str, Any], limit: int) -> int | None:
             for entry in value:
                 if isinstance(entry, str):
                     chars += len(entry)
-                elif isinstance(entry, Mapping):
-                    chars += sum(len(v) for v in entry.values() if isinstance(v, str))
+                elif isinstance(entry, dict):
+                    for v in entry.values():
+                        if isinstance(v, str):
+                            chars += len(v)
     if chars * 4 + _SURELY_SMALL_SLACK <= limit:
         return None
     return len(bson.encode(doc))

@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -50,6 +50,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.asyncio import run_in_thread
 from twisted.python.failure import Failure
 
+from newsspider.dates import EARLIEST, horizon, local_to_utc
 from newsspider.extract import decode_html, parse_article, parse_listing
 from newsspider.extract.listing import ListingItem, page_url
 from newsspider.htmldepth import TOO_DEEP
@@ -79,9 +80,34 @@ def _parse_since(value: str | None) -> date | None:
     if value in (None, ""):
         return None
     try:
-        return date.fromisoformat(str(value))
+        day = date.fromisoformat(str(value))
     except ValueError as exc:
         raise SpiderArgumentError(f"-a since must be YYYY-MM-DD, got {value!r}") from exc
+    # The dates a crawl believes (newsspider.dates): anything else filters nothing or everything.
+    if not EARLIEST.date() <= day <= horizon().date():
+        raise SpiderArgumentError(
+            f"-a since must be a day from {EARLIEST.date()} to today, got {value!r}")
+    return day
+
+
+def since_to_utc(day: date | None, tz: tzinfo) -> datetime | None:
+    """Midnight of ``day`` in the portal's time zone, as UTC."""
+    if day is None:
+        return None
+    return local_to_utc(datetime.combine(day, time.min), tz)
+
+
+def parse_start_url(value: str) -> tuple[str, str]:
+    """``-a start_url``: an absolute http(s) URL with a host and a valid port; ``(scheme, host)``."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port out of 0-65535
+    except ValueError as exc:  # "http://[::1" (an unclosed IPv6 host), "http://h:99999/"
+        raise SpiderArgumentError(f"-a start_url is not a valid URL ({exc}): {value!r}") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise SpiderArgumentError(f"-a start_url must be an absolute http(s) URL, got {value!r}")
+    return parts.scheme, host
 
 
 def parse_positive_int(name: str, value: object) -> int | None:
@@ -234,27 +260,19 @@ class PortalSpider(NewsSpider):
         portal = self.portal
         self.max_pages = _parse_max_pages(max_pages, portal.max_pages)
         self.since = _parse_since(since)
-        self.since_utc = (
-            datetime.combine(self.since, time.min, tzinfo=portal.tz).astimezone(UTC)
-            if self.since
-            else None
-        )
+        self.since_utc = since_to_utc(self.since, portal.tz)
         self.render_js = _parse_render(render) or portal.render_js
         self.full = _parse_flag("full", full)
         self.canonical_rules = portal.canonical
         if start_url:
-            parts = urlsplit(start_url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise SpiderArgumentError(
-                    f"-a start_url must be an absolute http(s) URL, got {start_url!r}"
-                )
+            scheme, host = parse_start_url(start_url)
             self.start_urls = [start_url]
             # The spider follows links on the start URL's host only.
-            self.allowed_domains = [parts.hostname]
+            self.allowed_domains = [host]
             self.canonical_rules = replace(
                 portal.canonical,
-                domains=(parts.hostname,),
-                scheme=parts.scheme,
+                domains=(host,),
+                scheme=scheme,
                 host_aliases=(),
             )
         else:

@@ -48,9 +48,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, time, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import scrapy
@@ -72,6 +71,8 @@ from newsspider.spiders.base import (
     _parse_since,
     failed_request,
     parse_positive_int,
+    parse_start_url,
+    since_to_utc,
 )
 from newsspider.urls import canonicalize
 
@@ -135,13 +136,9 @@ class FeedSpider(NewsSpider):
             raise SpiderArgumentError(
                 "the feed spider needs -a start_url=URL of an RSS, Atom or sitemap document"
             )
-        parts = urlsplit(start_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise SpiderArgumentError(
-                f"-a start_url must be an absolute http(s) URL, got {start_url!r}"
-            )
+        _scheme, host = parse_start_url(start_url)
         self.start_urls = [start_url]
-        self.host = parts.hostname
+        self.host = host
         # Feeds routinely link another host (feeds.example.com → www.example.com, CDNs):
         # entries are explicit links, so no offsite filtering.
         self.site_name_arg = site_name.strip() if site_name and site_name.strip() else None
@@ -156,11 +153,7 @@ class FeedSpider(NewsSpider):
         self.max_entries = _parse_count("max_entries", max_entries)
         self.tz = _parse_tz(timezone)
         self.since = _parse_since(since)
-        self.since_utc = (
-            datetime.combine(self.since, time.min, tzinfo=self.tz).astimezone(UTC)
-            if self.since
-            else None
-        )
+        self.since_utc = since_to_utc(self.since, self.tz)
         self.render_js = _parse_render(render)
         self.full = _parse_flag("full", full)
         self.documents_requested = 0
