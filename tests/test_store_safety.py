@@ -7,7 +7,6 @@ holds when the tests run as root too (root ignores permission bits).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -17,14 +16,12 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pymongo import MongoClient
 from scrapy.utils.test import get_crawler
 
 from newsspider.exitcodes import crawl_exit_code
-from newsspider.normalize.text import simhash64
 from newsspider.replica.faults import FaultPlan
 from newsspider.replica.model import Scenario
 from newsspider.replica.server import ReplicaServer
@@ -34,19 +31,9 @@ from newsspider.store.store import Store
 from newsspider.store.writer import ARTICLE, JOURNAL_UNWRITABLE, WRITER_DIED, Op, StoreWriter
 from tests.conftest import REPO
 from tests.faultkit import LIVE_STORE, spawn_crawl, tail, wait_for
+from tests.test_store_outage import article
 
 DRIVER = Path(__file__).resolve().parent / "fixtures" / "store" / "crawl.py"
-
-
-def article(url: str, body: str = "正文") -> dict[str, Any]:
-    return {
-        "_id": url, "url": url, "fetched_url": url, "portal": "ofweek", "site_name": "站",
-        "channel": "新闻", "categories": ["新闻"], "title": "标题", "author": None,
-        "published_at": datetime(2024, 5, 1, 8, 30, tzinfo=UTC), "published_raw": "2024-05-01",
-        "body_html": f"<p>{body}</p>", "body_text": body, "summary": None, "lead_image": None,
-        "images": [], "language": "zh",
-        "content_hash": hashlib.sha256(body.encode()).hexdigest(), "simhash": simhash64(body),
-    }
 
 
 def record(url: str) -> bytes:
@@ -104,7 +91,7 @@ def test_unreadable_records_are_quarantined_and_the_rest_replays(
     try:
         assert store.flush(20)
         # The writer lived through it: a new write goes in as usual.
-        store.put_article_blocking(article("https://a.test/q/after"))
+        store.put_article_blocking(article("https://a.test/q/after", "正文"))
         assert store.flush(20)
         assert store.writer is not None and store.writer._thread is not None
         assert store.writer._thread.is_alive()
@@ -162,19 +149,19 @@ def test_a_dying_writer_raises_the_alarm_and_journals_everything(
     writer.start()
     caplog.set_level(logging.ERROR)
     try:
-        writer.put_blocking(Op(ARTICLE, article("https://a.test/d/0")))
+        writer.put_blocking(Op(ARTICLE, article("https://a.test/d/0", "正文")))
         assert writer.flush(20)
         # A write the writer cannot even plan (a producer bug): its thread dies on it.
         writer.put_blocking(Op(ARTICLE, {"title": "no url"}))
         for i in range(1, 4):
-            writer.put_blocking(Op(ARTICLE, article(f"https://a.test/d/{i}")))
+            writer.put_blocking(Op(ARTICLE, article(f"https://a.test/d/{i}", "正文")))
         assert not writer.flush(5)
         wait_for(lambda: alarms, 10, "the alarm")
         assert alarms == [WRITER_DIED]
         assert "store writer thread died" in caplog.text and "KeyError" in caplog.text
         # Producers keep going: what they enqueue now is journaled on the spot.
         for i in range(4, 7):
-            writer.put_blocking(Op(ARTICLE, article(f"https://a.test/d/{i}")))
+            writer.put_blocking(Op(ARTICLE, article(f"https://a.test/d/{i}", "正文")))
     finally:
         journaled = writer.close(1)
         client.close()
@@ -291,10 +278,10 @@ def test_the_journal_is_probed_when_an_outage_begins(tmp_path: Path, stats) -> N
         store.open()
         assert store.writer is not None
         store.writer.on_alarm = alarms.append
-        store.put_article_blocking(article("https://a.test/p/0"))
+        store.put_article_blocking(article("https://a.test/p/0", "正文"))
         assert store.flush(10)
         server.kill()
-        store.put_article_blocking(article("https://a.test/p/1"))
+        store.put_article_blocking(article("https://a.test/p/1", "正文"))
         wait_for(lambda: alarms, 20, "the alarm")
         assert alarms == [JOURNAL_UNWRITABLE]
         assert stats.get_value("newsspider/store/journal_unwritable") == 1

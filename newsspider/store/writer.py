@@ -416,20 +416,7 @@ class StoreWriter:
 
     def flush(self, timeout: float) -> bool:
         """Block until everything enqueued so far is written; False after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            self._flush_token += 1
-            token = self._flush_token
-        self.queue.wake()
-        with self._idle:
-            # Idle seen at the end of a writer iteration that began after this
-            # request: ops taken off the queue but not yet written can't hide.
-            while self._flushed_token < token:
-                left = deadline - time.monotonic()
-                if left <= 0 or self._thread is None or not self._thread.is_alive():
-                    return False
-                self._idle.wait(min(left, 0.5))
-        return True
+        return self._ask("_flush_token", "_flushed_token", timeout)
 
     def settle(self, timeout: float) -> bool:
         """While the store is unreachable, journal every queued write now (or count it lost).
@@ -438,16 +425,23 @@ class StoreWriter:
         write enqueued so far is acknowledged, journaled or counted in
         :attr:`lost`, so the health checks see the outcome.  False after ``timeout`` s.
         """
+        # A dead writer placed everything it held when it died.
+        return self._ask("_settle_token", "_settled_token", timeout) or self._error is not None
+
+    def _ask(self, asked: str, answered: str, timeout: float) -> bool:
+        """Bump the ``asked`` token, wake the thread, wait up to ``timeout`` s for it to echo
+        the token in ``answered`` (at the end of an iteration that began after the request:
+        ops taken off the queue but not yet written can't hide)."""
         deadline = time.monotonic() + timeout
         with self._idle:
-            self._settle_token += 1
-            token = self._settle_token
+            token = getattr(self, asked) + 1
+            setattr(self, asked, token)
         self.queue.wake()
         with self._idle:
-            while self._settled_token < token:
+            while getattr(self, answered) < token:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._thread is None or not self._thread.is_alive():
-                    return self._settled_token >= token or self._error is not None
+                    return False
                 self._idle.wait(min(left, 0.5))
         return True
 
@@ -489,12 +483,7 @@ class StoreWriter:
             logger.exception("store writer thread died: the crawl stops; unwritten writes go "
                              "to the journal %s", self.journal.directory)
             self._set("writer_died", 1)
-            leftover = list(self._pending) + self.queue.close()
-            for ops in self._parked.values():
-                leftover.extend(ops)
-            self._pending.clear()
-            self._parked.clear()
-            self._place_orphans(leftover)
+            self._place_orphans(self._take_everything(close_queue=True))
             self._alarm(WRITER_DIED)
         finally:
             with self._idle:
@@ -669,13 +658,19 @@ class StoreWriter:
 
     def _give_up(self) -> None:
         self.gave_up = True
-        leftover = list(self._pending) + self.queue.take(len(self.queue) + 1, 0)
-        for ops in self._parked.values():
-            leftover.extend(ops)
-        self._pending.clear()
-        self._parked.clear()
+        leftover = self._take_everything(close_queue=False)
         if not self._spill(leftover):
             self._lose(leftover)
+
+    def _take_everything(self, *, close_queue: bool) -> list[Op]:
+        """Every op still held: pending, queued (the queue closed too if asked), parked."""
+        queued = self.queue.close() if close_queue else self.queue.take(len(self.queue) + 1, 0)
+        ops = list(self._pending) + queued
+        for parked in self._parked.values():
+            ops.extend(parked)
+        self._pending.clear()
+        self._parked.clear()
+        return ops
 
     def _close_parked(self) -> None:
         # A merge still parked at close points at an article that never came
