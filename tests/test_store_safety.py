@@ -111,6 +111,36 @@ def test_unreadable_records_are_quarantined_and_the_rest_replays(
     assert str(quarantined) in caplog.text
 
 
+def test_a_record_that_parses_but_cannot_be_written_is_quarantined_alone(
+    mongo_uri: str, mongo_db, tmp_path: Path, stats, caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal_dir = tmp_path / "journal" / mongo_db.name
+    journal_dir.mkdir(parents=True)
+    # A simhash beyond 64 bits: JSON reads it, BSON cannot encode it (OverflowError).
+    doc = article("https://a.test/w/huge", "正文 huge")
+    doc["simhash"] = 2**70
+    bad = dumps(Op(ARTICLE, doc, datetime(2024, 6, 1, tzinfo=UTC)).to_record()).encode()
+    lines = [record(f"https://a.test/w/{i}") for i in range(3)] + [bad, record("https://a.test/w/3")]
+    path = journal_dir / "00000000000000000002-1-cafebabe.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    caplog.set_level(logging.ERROR)
+    store = Store(uri=mongo_uri, database=mongo_db.name, data_dir=tmp_path, stats=stats)
+    store.open()
+    try:
+        assert store.flush(20)
+        assert store.writer is not None and store.writer._thread is not None
+        assert store.writer._thread.is_alive()
+    finally:
+        store.close()
+    stored = {d["_id"] for d in mongo_db.articles.find({}, {"_id": 1})}
+    assert stored == {f"https://a.test/w/{i}" for i in range(4)}
+    quarantined = (tmp_path / "journal" / "quarantine" / mongo_db.name / path.name).read_bytes()
+    assert quarantined.count(b"\n") == 1 and b"https://a.test/w/huge" in quarantined
+    assert "could not be written (OverflowError" in caplog.text
+    assert stats.get_value("newsspider/store/journal_quarantined") == 1
+    assert not path.exists()
+
+
 def test_a_replay_cut_by_an_outage_does_not_quarantine_twice(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "journal" / "db")
     path, good, bad = _journal_with_bad_lines(journal.directory)

@@ -215,6 +215,30 @@ class Journal:
         self.quarantined += len(bad)
         return True
 
+    def quarantine_records(self, path: Path, records: list[dict[str, Any]], reason: str) -> bool:
+        """Move records of ``path`` that parsed but could not be written to the quarantine.
+
+        They stay in ``path`` too (it is deleted once replayed); False, with
+        ``path`` left in place and skipped, when the quarantine cannot be written.
+        """
+        target = self.quarantine / path.name
+        try:
+            self.quarantine.mkdir(parents=True, exist_ok=True)
+            with open(target, "ab") as out:
+                out.writelines((dumps(r) + "\n").encode("utf-8") for r in records)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            self._stuck.add(path)
+            logger.error("journal %s: %d records could not be written (%s) nor moved to %s (%s); "
+                         "the file is left in place, not replayed", path, len(records), reason,
+                         self.quarantine, exc)
+            return False
+        logger.error("journal %s: %d records could not be written (%s): moved to %s",
+                     path, len(records), reason, target)
+        self.quarantined += len(records)
+        return True
+
     def done(self, path: Path) -> None:
         """``path`` was replayed: remove it (or, when it cannot be removed, skip it from now on)."""
         try:

@@ -101,6 +101,7 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import bson
@@ -194,6 +195,10 @@ class Op:
                 raise ValueError(f"{kind}: doc has no {name!r}")
         if kind == ARTICLE and not isinstance(doc["url"], str):
             raise TypeError("article: 'url' is not a string")
+        simhash = doc.get("simhash")
+        if kind == ARTICLE and simhash is not None and (
+                not isinstance(simhash, int) or isinstance(simhash, bool)):
+            raise TypeError("article: 'simhash' is not an integer")
         if kind == MERGE and (not isinstance(doc["target"], str) or not isinstance(doc["urls"], list)
                               or not all(isinstance(u, str) for u in doc["urls"])):
             raise TypeError("merge: 'target' must be a string and 'urls' a list of strings")
@@ -625,7 +630,7 @@ class StoreWriter:
         try:
             for path, ops in self.journal.replayable(Op.from_record):
                 for start in range(0, len(ops), self.batch_size):
-                    self._write(ops[start:start + self.batch_size])
+                    self._replay_batch(path, ops[start:start + self.batch_size])
                 self.journal.done(path)
                 self._inc("replayed", len(ops))
                 logger.info("replayed %d journaled writes from %s", len(ops), path)
@@ -633,6 +638,30 @@ class StoreWriter:
             if self.journal.quarantined > quarantined:
                 self._inc("journal_quarantined", self.journal.quarantined - quarantined)
         self._journal_dirty = False
+
+    def _replay_batch(self, path: Path, ops: list[Op]) -> None:
+        """Write journaled ops; a batch that fails other than by an outage is quarantined.
+
+        Records come from disk: well-formed is all :meth:`Op.from_record` can
+        promise, and a value that trips the writer up (a string where a number
+        belongs…) must cost those records, not the writer.
+        """
+        try:
+            self._write(ops)
+        except PyMongoError:
+            raise  # an outage: the file stays and is replayed later
+        # Untrusted records, and the writer must survive them: whatever else writing
+        # them raises, they go to the quarantine with that reason.
+        except Exception as exc:
+            if len(ops) > 1:
+                # Find the culprit: one at a time (idempotent upserts, so the
+                # part of the batch already written is simply written again).
+                for op in ops:
+                    self._replay_batch(path, [op])
+                return
+            reason = f"{type(exc).__name__}: {exc}"[:300]
+            if not self.journal.quarantine_records(path, [op.to_record() for op in ops], reason):
+                raise
 
     def _spill(self, ops: list[Op]) -> bool:
         """Journal ``ops``; False (nothing journaled, the alarm raised) when the journal fails."""
