@@ -109,3 +109,34 @@ def test_no_secret_in_the_log_of_a_crawl_that_cannot_log_in(tmp_path: Path, pass
     assert "REDACTED" in log
     for secret in {raw, unquote_plus(raw), secret_user, "T0kenSecret"}:
         assert secret not in log, secret
+
+
+def test_exports_never_order_by_a_date_beyond_now_plus_two_days(mongo_db, tmp_path: Path) -> None:
+    import json
+
+    from newsspider.export.hexo import export_hexo
+    from newsspider.export.jsonl import export_jsonl
+    from newsspider.export.rss import export_rss
+
+    def doc(n: int, published: datetime) -> dict:
+        url = f"https://a.test/x/{n}"
+        return {"_id": url, "url": url, "portal": "ofweek", "site_name": "站", "title": f"第{n}篇",
+                "categories": ["新闻"], "body_html": f"<p>{n}</p>", "body_text": str(n),
+                "published_at": published, "published_raw": published.isoformat(),
+                "first_seen_at": datetime(2024, 6, n, tzinfo=UTC)}
+
+    # As an older version stored it: year 9999 in the store.
+    mongo_db.articles.insert_many([doc(1, datetime(2024, 5, 1, tzinfo=UTC)),
+                                   doc(2, datetime(9999, 12, 31, tzinfo=UTC)),
+                                   doc(3, datetime(2024, 5, 3, tzinfo=UTC))])
+    assert export_jsonl(mongo_db, tmp_path / "a.jsonl") == 3
+    order = [json.loads(line)["_id"] for line in (tmp_path / "a.jsonl").read_text().splitlines()]
+    assert order == ["https://a.test/x/3", "https://a.test/x/1", "https://a.test/x/2"]
+    export_rss(mongo_db, tmp_path / "feed.xml")
+    feed = (tmp_path / "feed.xml").read_text()
+    assert "9999" not in feed.split("<item>", 1)[0]  # lastBuildDate: the newest believable date
+    assert "<lastBuildDate>Fri, 03 May 2024" in feed
+    export_hexo(mongo_db, tmp_path / "hexo")
+    posts = {p.read_text().split("title: '", 1)[1].split("'", 1)[0]: p.read_text()
+             for p in (tmp_path / "hexo").glob("*.md")}
+    assert "date: Sun, 02 Jun 2024" in posts["第2篇"]  # its first_seen_at
