@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from scrapy import signals
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Request
 from scrapy.utils.test import get_crawler
@@ -71,3 +72,18 @@ def test_a_page_cut_off_while_streaming_past_the_size_limit_names_the_limit() ->
     assert key == "too_large"
     assert message.startswith("page larger than DOWNLOAD_MAXSIZE (1234 bytes): ")
     assert message.split(": ", 1)[1]
+
+
+def test_a_listing_callback_that_raises_counts_as_a_listing_failure() -> None:
+    from scrapy.http import HtmlResponse
+
+    crawler = get_crawler(OfweekSpider, {"NEWSSPIDER_RESUME_ENABLED": False})
+    spider = OfweekSpider.from_crawler(crawler, full="1")
+    listing = Request("https://www.ofweek.com/CATList-8100.html", cb_kwargs={"page_no": 2})
+    article = Request("https://www.ofweek.com/2021-03/ART-1.html")
+    for request in (listing, article):
+        crawler.signals.send_catch_log(
+            signals.spider_error,
+            failure=Failure(ValueError("boom")), response=HtmlResponse(request.url, request=request),
+            spider=spider)
+    assert spider._listing_failures == 1  # so crawl_state is not "complete": the next run resumes
