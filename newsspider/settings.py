@@ -283,7 +283,7 @@ NEWSSPIDER_IMAGES_ALLOW_ADDRESSES = _env("NEWSSPIDER_IMAGES_ALLOW_ADDRESSES", ""
 # Handler of the portal's own pages behind the guard (empty = Scrapy's HTTP/1.1; render=js sets scrapy-playwright's).
 NEWSSPIDER_GUARD_PAGE_HANDLER = _env("NEWSSPIDER_GUARD_PAGE_HANDLER", "")
 # Largest article document (BSON bytes) sent to the store; larger ones are rejected (MongoDB: 16 MiB).
-NEWSSPIDER_MAX_DOCUMENT_BYTES = int(_env("NEWSSPIDER_MAX_DOCUMENT_BYTES", 16 * 1024 * 1024 - 64 * 1024))
+NEWSSPIDER_MAX_DOCUMENT_BYTES = _env("NEWSSPIDER_MAX_DOCUMENT_BYTES", 16 * 1024 * 1024 - 64 * 1024)
 # Marks robots.txt fetched for a guarded request's host; before OffsiteMiddleware (50) and RobotsTxtMiddleware (100).
 DOWNLOADER_MIDDLEWARES.update({"newsspider.netguard.GuardMiddleware": 40})
 

@@ -192,7 +192,7 @@ def _run(config: dict[str, Any]) -> None:
                               "https": "newsspider.netguard.GuardedDownloadHandler"},
         "DOWNLOADER_MIDDLEWARES": {"newsspider.netguard.GuardMiddleware": 40},
         "ITEM_PIPELINES": {"newsspider.pipelines.download.ImageDownloadPipeline": 250, Collect: 900},
-        "NEWSSPIDER_IMAGES_STORE": config["store"],
+        "IMAGES_STORE": config["store"],
         "NEWSSPIDER_IMAGES_ALLOW_ADDRESSES": config["allow"],
     })
     crawler = process.create_crawler(ImagesSpider)

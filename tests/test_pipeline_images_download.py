@@ -189,10 +189,10 @@ def test_without_the_guard_handler_every_image_is_refused(tmp_path: Path, caplog
 
     caplog.set_level("ERROR")
     pipeline = ImageDownloadPipeline.from_crawler(
-        get_crawler(settings_dict={"NEWSSPIDER_IMAGES_STORE": str(tmp_path)}))
+        get_crawler(settings_dict={"IMAGES_STORE": str(tmp_path)}))
     assert pipeline.unguarded and "every image is refused" in caplog.text
     guarded = ImageDownloadPipeline.from_crawler(get_crawler(settings_dict={
-        "NEWSSPIDER_IMAGES_STORE": str(tmp_path),
+        "IMAGES_STORE": str(tmp_path),
         "DOWNLOAD_HANDLERS": {"http": "newsspider.netguard.GuardedDownloadHandler",
                               "https": "newsspider.netguard.GuardedDownloadHandler"}}))
     assert not guarded.unguarded
