@@ -85,13 +85,13 @@ def open_database(settings: Any) -> Iterator[Any]:
         try:
             client.admin.command("ping")
         except (PyMongoError, KeyError) as exc:  # KeyError: SCRAM against a server without auth
-            raise CliError(EXIT_STORE, f"the store at {redact_uri(uri)} did not answer within "
-                                       f"{timeout:g}s: {_first_line(exc)}") from exc
+            raise CliError(EXIT_STORE, f"store unavailable: the store at {redact_uri(uri)} did not "
+                                       f"answer within {timeout:g}s: {_first_line(exc)}") from exc
         try:
             yield client[settings.get("MONGO_DATABASE")]
         except PyMongoError as exc:
-            raise CliError(EXIT_STORE, f"the store at {redact_uri(uri)} failed: "
-                                       f"{_first_line(exc)}") from exc
+            raise CliError(EXIT_STORE, f"store unavailable: the store at {redact_uri(uri)} "
+                                       f"failed: {_first_line(exc)}") from exc
     finally:
         client.close()
         if embedded is not None:

@@ -51,7 +51,8 @@ def test_commands_reading_an_unreachable_store_exit_3_in_one_line(command: list[
                 env={"MONGO_URI": uri, "NEWSSPIDER_STORE_START_TIMEOUT": "1"})
     assert done.returncode == 3, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("newsspider: the store at mongodb://REDACTED@")
+    assert len(lines) == 1 and lines[0].startswith(
+        "newsspider: store unavailable: the store at mongodb://REDACTED@")
     assert "S3cret" not in done.stderr and "Traceback" not in done.stderr
 
 

@@ -16,6 +16,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pymongo import MongoClient
@@ -80,23 +81,27 @@ def _journal_with_bad_lines(journal_dir: Path) -> tuple[Path, list[str], dict[in
     return path, good, bad
 
 
+def _replay_and_write_on(uri: str, database: str, data_dir: Path, stats: Any, then: str) -> None:
+    """Open a store on ``data_dir`` (its journal replays), then write ``then``: the writer lived."""
+    store = Store(uri=uri, database=database, data_dir=data_dir, stats=stats)
+    store.open()
+    try:
+        assert store.flush(20)
+        store.put_article_blocking(article(then, "正文"))
+        assert store.flush(20)
+        assert store.writer is not None and store.writer._thread is not None
+        assert store.writer._thread.is_alive()
+    finally:
+        store.close()
+
+
 def test_unreadable_records_are_quarantined_and_the_rest_replays(
     mongo_uri: str, mongo_db, tmp_path: Path, stats, caplog: pytest.LogCaptureFixture,
 ) -> None:
     journal_dir = tmp_path / "journal" / mongo_db.name
     path, good, bad = _journal_with_bad_lines(journal_dir)
     caplog.set_level(logging.ERROR)
-    store = Store(uri=mongo_uri, database=mongo_db.name, data_dir=tmp_path, stats=stats)
-    store.open()
-    try:
-        assert store.flush(20)
-        # The writer lived through it: a new write goes in as usual.
-        store.put_article_blocking(article("https://a.test/q/after", "正文"))
-        assert store.flush(20)
-        assert store.writer is not None and store.writer._thread is not None
-        assert store.writer._thread.is_alive()
-    finally:
-        store.close()
+    _replay_and_write_on(mongo_uri, mongo_db.name, tmp_path, stats, "https://a.test/q/after")
     stored = {d["_id"] for d in mongo_db.articles.find({}, {"_id": 1})}
     assert stored == {*good, "https://a.test/q/after"}
     assert stats.get_value("newsspider/store/replayed") == len(good)
@@ -124,16 +129,9 @@ def test_a_record_that_parses_but_cannot_be_written_is_quarantined_alone(
     path = journal_dir / "00000000000000000002-1-cafebabe.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     caplog.set_level(logging.ERROR)
-    store = Store(uri=mongo_uri, database=mongo_db.name, data_dir=tmp_path, stats=stats)
-    store.open()
-    try:
-        assert store.flush(20)
-        assert store.writer is not None and store.writer._thread is not None
-        assert store.writer._thread.is_alive()
-    finally:
-        store.close()
+    _replay_and_write_on(mongo_uri, mongo_db.name, tmp_path, stats, "https://a.test/w/after")
     stored = {d["_id"] for d in mongo_db.articles.find({}, {"_id": 1})}
-    assert stored == {f"https://a.test/w/{i}" for i in range(4)}
+    assert stored == {*(f"https://a.test/w/{i}" for i in range(4)), "https://a.test/w/after"}
     quarantined = (tmp_path / "journal" / "quarantine" / mongo_db.name / path.name).read_bytes()
     assert quarantined.count(b"\n") == 1 and b"https://a.test/w/huge" in quarantined
     assert "could not be written (OverflowError" in caplog.text
