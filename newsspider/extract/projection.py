@@ -458,10 +458,10 @@ def project(found: Layout) -> str:
             _strip_clusters(run)
             run.keep = not _link_line(run)
         elif run.text:
-            run.keep = (before[i] and run.is_url_link()) or (
-                before[i] and after[i] and (
-                    run.is_bare() or run.block.tag == "li" or _in_quote(run.block, found.container)
-                )
+            run.keep = (
+                (before[i] and run.is_url_link())
+                or (before[i] and after[i] and (run.is_bare() or run.block.tag == "li"))
+                or (first < i < last and _in_quote(run.block, found.container))
             )
         else:
             run.keep = lead_media <= i <= last and run.media()
