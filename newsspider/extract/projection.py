@@ -18,9 +18,10 @@ match a word of the body.
 Inside the element, an unmatched run is kept only when the page's structure
 says it is body: bare text between two matched runs, a list item or a quote
 line between matched runs, a link whose text is a URL after a matched run
-(a reference); images between matched runs.  A matched run made mostly of
-link text (a "Related: …" line) goes, and so does a cluster of links inside a
-paragraph (a hover card).
+(a reference); images among matched runs.  A matched run made mostly of link
+text (a "Related: …" line) goes, and so do a section whose matched text is a
+third links (a "latest news" box) and a cluster of links inside a paragraph
+(a hover card).
 
 Pure: lxml trees in, an HTML string out.  Reads no settings, writes no stats.
 """
@@ -64,6 +65,9 @@ PIECE_SHARE = 0.6
 # A matched run of at least LINK_RUN_MIN characters with this share of link text is a link line.
 LINK_RUN_SHARE = 0.8
 LINK_RUN_MIN = 15
+# A section of the container with this share of link text in its matched text is a teaser list.
+LINK_BLOCK_SHARE = 0.35
+LINK_BLOCK_MIN = 50
 # An inline element with this many links and this share of link text inside a paragraph is a
 # link cluster (a hover card, a "more from" box rendered inline).
 CLUSTER_LINKS = 3
@@ -453,10 +457,11 @@ def project(found: Layout) -> str:
     lead_media = first
     while lead_media > 0 and not runs[lead_media - 1].text:
         lead_media -= 1
+    link_blocks = _link_blocks(found)
     for i, run in enumerate(runs):
         if run.covered:
             _strip_clusters(run)
-            run.keep = not _link_line(run)
+            run.keep = not _link_line(run) and not _inside(run.block, link_blocks, found.container)
         elif run.text:
             run.keep = (
                 (before[i] and run.is_url_link())
@@ -498,6 +503,51 @@ def _prune_empty(container: lxml_html.HtmlElement) -> None:
             full.add(element)
         elif element is not container and element.tag in BLOCK_TAGS and not _has_text(element.tail):
             _remove(element, keep_tail=False)
+
+
+_SECTION_TAGS: Final = frozenset({
+    "article", "aside", "div", "footer", "form", "header", "nav", "ol", "section", "table", "ul",
+})
+
+
+def _link_blocks(found: Layout) -> set[lxml_html.HtmlElement]:
+    """Sections inside the container whose matched text is a third links: teaser lists.
+
+    "Latest news" boxes and "more stories" lists trafilatura kept: linked
+    headlines with a line of summary each.  Only a section holding under half
+    of the matched text, two matched runs and LINK_BLOCK_MIN characters counts.
+    """
+    container = found.container
+    total = sum(len(r.text) for r in found.matched)
+    stats: dict[lxml_html.HtmlElement, list[int]] = {}
+    for run in found.matched:
+        element = run.block
+        while element is not None and element is not container:
+            if element.tag in _SECTION_TAGS:
+                counts = stats.setdefault(element, [0, 0, 0])
+                counts[0] += len(run.text)
+                counts[1] += run.links()
+                counts[2] += 1
+            element = element.getparent()
+    return {
+        element for element, (chars, links, count) in stats.items()
+        if count >= 2 and LINK_BLOCK_MIN <= chars < 0.5 * total
+        and links >= LINK_BLOCK_SHARE * chars
+    }
+
+
+def _inside(
+    element: lxml_html.HtmlElement | None,
+    blocks: set[lxml_html.HtmlElement],
+    container: lxml_html.HtmlElement,
+) -> bool:
+    if not blocks:
+        return False
+    while element is not None and element is not container:
+        if element in blocks:
+            return True
+        element = element.getparent()
+    return False
 
 
 def _link_line(run: _Run) -> bool:
