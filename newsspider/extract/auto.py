@@ -183,7 +183,7 @@ def _choose(tree: lxml_html.HtmlElement, url: str | None, full: bool) -> _Choice
     if not isinstance(doc, Document) or doc.body is None:
         return None
     selection = Selection.of(doc.body)
-    found = layout(tree, selection)
+    found = layout(tree, selection, url)
     if found is not None:
         sizes = found.line_sizes()
     else:  # no element of the page holds the text: judge trafilatura's own lines

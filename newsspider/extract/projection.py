@@ -76,10 +76,13 @@ CLUSTER_SHARE = 0.9
 # Whitespace and the invisible characters trafilatura strips from its text.
 _SQUASH = re.compile(r"[\s\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]+")
 _URL_TEXT = re.compile(r"(?:https?://|www\.)\S+$")
-_TITLES = etree.XPath(
-    "//title/text()|//h1"
-    "|//meta[@property='og:title' or @name='twitter:title' or @property='og:description'"
-    " or @name='description' or @name='twitter:description']/@content"
+_HEADLINES = etree.XPath(
+    "/html/head/title/text()"
+    "|/html/head/meta[@property='og:title' or @name='twitter:title']/@content"
+)
+_DESCRIPTIONS = etree.XPath(
+    "/html/head/meta[@property='og:description' or @name='description'"
+    " or @name='twitter:description']/@content"
 )
 _TEXT, _TAIL, _ELEM = 0, 1, 2
 
@@ -345,9 +348,13 @@ def _align(runs: list[_Run], kept: str) -> None:
             end = run.span[1]
 
 
-def _titles(root: lxml_html.HtmlElement) -> list[str]:
-    found = (squash(n if isinstance(n, str) else n.text_content()) for n in _TITLES(root))
-    return [t for t in found if len(t) >= 4]
+def _headlines(root: lxml_html.HtmlElement) -> list[str]:
+    """The page's title as its ``<title>`` and ``og:title`` give it."""
+    return [t for t in (squash(str(t)) for t in _HEADLINES(root)) if len(t) >= 4]
+
+
+def _descriptions(root: lxml_html.HtmlElement) -> list[str]:
+    return [t for t in (squash(str(d)) for d in _DESCRIPTIONS(root)) if len(t) >= 4]
 
 
 def _title_like(text: str, titles: list[str]) -> bool:
@@ -361,7 +368,9 @@ class Layout:
     container: lxml_html.HtmlElement
     runs: list[_Run]  # the container's runs, in document order
     matched: list[_Run] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)  # the page's title and description
+    headlines: list[str] = field(default_factory=list)  # the page's title (see _headlines)
+    descriptions: list[str] = field(default_factory=list)  # its description meta tags
+    url: str = ""  # the page's URL, squashed
 
     @property
     def link_share(self) -> float:
@@ -376,7 +385,7 @@ class Layout:
         """
         lines: Counter[int] = Counter()
         for run in self.matched:
-            if run.block.tag in HEADING_TAGS or run.text in self.titles:
+            if run.block.tag in HEADING_TAGS or run.text in self.headlines:
                 continue
             row = next(run.block.iterancestors("tr"), None) if run.block.tag in ("td", "th") else None
             lines[id(row) if row is not None else id(run)] += len(run.text) - run.links()
@@ -395,7 +404,9 @@ def reads_like_article(sizes: list[int], min_chars: int, min_line: int, long_lin
     return sum(s for s in sizes if s >= long_line) >= total * 0.5
 
 
-def layout(tree: lxml_html.HtmlElement, selection: Selection) -> Layout | None:
+def layout(
+    tree: lxml_html.HtmlElement, selection: Selection, url: str | None = None
+) -> Layout | None:
     """Match the page against the selection; ``None`` when no text of the page matched.
 
     Does not change the page (beyond dropping scripts and styles), so a
@@ -430,12 +441,16 @@ def layout(tree: lxml_html.HtmlElement, selection: Selection) -> Layout | None:
         node = child
     start, end = spans[node]
     runs = runs[start:end]
-    titles = _titles(tree)
+    headlines, descriptions = _headlines(tree), _descriptions(tree)
     if selection.lead:
+        titles = headlines + descriptions + [squash(h1.text_content()) for h1 in tree.iter("h1")]
         for run in runs:
             if not run.covered and run.text in selection.lead and not _title_like(run.text, titles):
                 run.span = (-1, -1)  # a section heading the body element holds
-    return Layout(node, runs, [run for run in runs if run.covered], titles)
+    return Layout(
+        node, runs, [run for run in runs if run.covered], headlines, descriptions,
+        squash(url or ""),
+    )
 
 
 def project(found: Layout) -> str:
@@ -461,7 +476,11 @@ def project(found: Layout) -> str:
     for i, run in enumerate(runs):
         if run.covered:
             _strip_clusters(run)
-            run.keep = not _link_line(run) and not _inside(run.block, link_blocks, found.container)
+            run.keep = not (
+                _link_line(run) or _inside(run.block, link_blocks, found.container)
+                # The headline or the page's own address printed in the body element.
+                or run.text in found.headlines or (found.url and run.text == found.url)
+            )
         elif run.text:
             run.keep = (
                 (before[i] and run.is_url_link())
