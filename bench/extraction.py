@@ -52,6 +52,7 @@ from typing import Any
 
 __all__ = [
     "AEB_DIR",
+    "FIXTURE_DIR",
     "Page",
     "PageScore",
     "half",
@@ -77,6 +78,8 @@ def _default_dir() -> Path:
 
 
 AEB_DIR = _default_dir()
+# Five of the pages, in the repository: the smoke test's stand-in when AEB_DIR is missing.
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "aeb"
 SHINGLE = 4
 _TOKEN = re.compile(r"\w+")
 
