@@ -139,6 +139,31 @@ def test_a_field_the_selectors_miss_is_found_automatically() -> None:
     assert sum(line in fields["body_text"] for line in lines) >= 0.9 * len(lines)
 
 
+PORTAL_PAGES = sorted(
+    (path.parent.name, path) for path in (REPO / "tests" / "fixtures" / "pages").glob("*/article*.html")
+)
+
+
+@pytest.mark.parametrize(("name", "path"), PORTAL_PAGES, ids=[f"{n}/{p.name}" for n, p in PORTAL_PAGES])
+def test_automatic_extraction_finds_what_each_portal_declares(name: str, path: Path) -> None:
+    """Every portal's saved article page, without its selectors: the same body (self-healing)."""
+    portal = get_portal(name)
+    html, _ = decode_html(path.read_bytes(), "text/html", portal.encoding)
+    url = portal.start_urls[0].rsplit("/", 1)[0] + "/2021-03/1.html"
+    declared = extract_page(html, url, portal=name)
+    assert declared["extraction"]["body_html"] == "selectors"
+    auto = extract_page(html, url)
+    want = [line for line in declared["body_text"].split("\n") if line.strip()]
+    got = [line for line in auto["body_text"].split("\n") if line.strip()]
+    size = sum(map(len, want))
+    assert sum(len(line) for line in want if line in auto["body_text"]) >= 0.95 * size
+    assert sum(len(line) for line in got if line not in declared["body_text"]) <= 0.05 * size
+    wanted_images = [image["url"] for image in declared["images"]]
+    found_images = [image["url"] for image in auto["images"]]
+    assert set(wanted_images) <= set(found_images)
+    assert len(found_images) <= len(wanted_images) + 1  # ithome's video placeholder
+
+
 def test_an_unknown_portal_is_named() -> None:
     with pytest.raises(KeyError, match="unknown portal 'nope'"):
         extract_page("<html></html>", OFWEEK_URL, portal="nope")

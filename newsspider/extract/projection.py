@@ -175,6 +175,13 @@ class _Run:
             isinstance(child.tag, str) and child.tag in BLOCK_TAGS for child in self.block
         )
 
+    def linked(self) -> bool:
+        """Whether the run sits in a link (a linked image)."""
+        return any(
+            kind == _ELEM and (node.tag == "a" or next(node.iterancestors("a"), None) is not None)
+            for kind, node in self.items
+        ) or next(self.block.iterancestors("a"), None) is not None or self.block.tag == "a"
+
     def media(self) -> bool:
         return any(
             kind == _ELEM and next(node.iter(*MEDIA_TAGS), None) is not None
@@ -469,9 +476,14 @@ def project(found: Layout) -> str:
     seen = False
     for i in reversed(texty):
         after[i], seen = seen, runs[i].covered
-    lead_media = first
+    # Images between the matched runs, and unlinked ones right before the first or after the
+    # last with no text in between (a lead image, a closing one; a linked one there is a
+    # banner or a topic icon).
+    lead_media, tail_media = first, last
     while lead_media > 0 and not runs[lead_media - 1].text:
         lead_media -= 1
+    while tail_media + 1 < len(runs) and not runs[tail_media + 1].text:
+        tail_media += 1
     link_blocks = _link_blocks(found)
     for i, run in enumerate(runs):
         if run.covered:
@@ -488,7 +500,9 @@ def project(found: Layout) -> str:
                 or (first < i < last and _in_quote(run.block, found.container))
             )
         else:
-            run.keep = lead_media <= i <= last and run.media()
+            run.keep = run.media() and (
+                first < i < last or (lead_media <= i <= tail_media and not run.linked())
+            )
     for run in runs:
         if not run.keep:
             _drop(run)
