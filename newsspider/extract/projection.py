@@ -378,6 +378,8 @@ class Layout:
     headlines: list[str] = field(default_factory=list)  # the page's title (see _headlines)
     descriptions: list[str] = field(default_factory=list)  # its description meta tags
     url: str = ""  # the page's URL, squashed
+    # The container, then the rest of a body split into sections (see _continuations).
+    sections: list[lxml_html.HtmlElement] = field(default_factory=list)
 
     @property
     def link_share(self) -> float:
@@ -446,8 +448,16 @@ def layout(
         if child is None:
             break
         node = child
-    start, end = spans[node]
-    runs = runs[start:end]
+    sections = [node, *_continuations(node, body)]
+    section_runs: list[_Run] = []
+    for section in sections:
+        start, end = spans.get(section, (0, 0))
+        if section is not node:
+            for run in runs[start:end]:
+                if run.text and not run.covered and not _in_caption(run.block, section):
+                    run.span = (-2, -2)  # the rest of a body split into sections
+        section_runs += runs[start:end]
+    runs = section_runs
     headlines, descriptions = _headlines(tree), _descriptions(tree)
     if selection.lead:
         titles = headlines + descriptions + [squash(h1.text_content()) for h1 in tree.iter("h1")]
@@ -456,8 +466,59 @@ def layout(
                 run.span = (-1, -1)  # a section heading the body element holds
     return Layout(
         node, runs, [run for run in runs if run.covered], headlines, descriptions,
-        squash(url or ""),
+        squash(url or ""), sections,
     )
+
+
+# Between two sections of one split body: ads, a share bar (less text than this, no headline).
+SECTION_GAP_CHARS = 200
+
+
+def _same_kind(a: lxml_html.HtmlElement, b: lxml_html.HtmlElement) -> bool:
+    return a.tag == b.tag and bool(a.get("class")) and a.get("class") == b.get("class")
+
+
+def _continuations(node: lxml_html.HtmlElement, body: lxml_html.HtmlElement) -> list:
+    """The sections a body is split into after ``node`` (advert rows between them).
+
+    A following sibling of the container, or of one of its two nearest
+    ancestors, with the same tag and class, holding an element like the
+    container and no ``<h1>`` (an appended next article has its own), with
+    only a little text and no headline between: the same article going on.
+    """
+    element = node
+    for _ in range(3):
+        found: list[lxml_html.HtmlElement] = []
+        sibling = element.getnext()
+        while sibling is not None:
+            if _same_kind(sibling, element):
+                target = sibling if element is node else next(
+                    (d for d in sibling.iter(node.tag) if _same_kind(d, node)), None
+                )
+                if target is None or next(sibling.iter("h1"), None) is not None:
+                    break
+                found.append(target)
+            elif (
+                len(squash(sibling.text_content())) > SECTION_GAP_CHARS
+                or next(sibling.iter("h1", "h2"), None) is not None
+            ):
+                break
+            sibling = sibling.getnext()
+        if found:
+            return found
+        parent = element.getparent()
+        if parent is None or parent is body:
+            break
+        element = parent
+    return []
+
+
+def _in_caption(element: lxml_html.HtmlElement | None, root: lxml_html.HtmlElement) -> bool:
+    while element is not None and element is not root:
+        if element.tag in ("figcaption", "caption", "figure"):
+            return True
+        element = element.getparent()
+    return False
 
 
 def project(found: Layout) -> str:
@@ -485,11 +546,12 @@ def project(found: Layout) -> str:
     while tail_media + 1 < len(runs) and not runs[tail_media + 1].text:
         tail_media += 1
     link_blocks = _link_blocks(found)
+    roots = set(found.sections or [found.container])
     for i, run in enumerate(runs):
         if run.covered:
             _strip_clusters(run)
             run.keep = not (
-                _link_line(run) or _inside(run.block, link_blocks, found.container)
+                _link_line(run) or _inside(run.block, link_blocks, roots)
                 # The headline or the page's own address printed in the body element.
                 or run.text in found.headlines or (found.url and run.text == found.url)
             )
@@ -497,7 +559,7 @@ def project(found: Layout) -> str:
             run.keep = (
                 (before[i] and run.is_url_link())
                 or (before[i] and after[i] and (run.is_bare() or run.block.tag == "li"))
-                or (first < i < last and _in_quote(run.block, found.container))
+                or (first < i < last and _in_quote(run.block, roots))
             )
         else:
             run.keep = run.media() and (
@@ -506,11 +568,12 @@ def project(found: Layout) -> str:
     for run in runs:
         if not run.keep:
             _drop(run)
-    container = found.container
-    _prune_empty(container)
-    return "".join(
-        [container.text or ""] + [lxml_html.tostring(c, encoding="unicode") for c in container]
-    ).strip()
+    parts: list[str] = []
+    for section in found.sections or [found.container]:
+        _prune_empty(section)
+        parts.append(section.text or "")
+        parts += [lxml_html.tostring(c, encoding="unicode") for c in section]
+    return "".join(parts).strip()
 
 
 # Kept even when empty: images, line breaks, table structure.
@@ -544,27 +607,35 @@ _SECTION_TAGS: Final = frozenset({
 
 
 def _link_blocks(found: Layout) -> set[lxml_html.HtmlElement]:
-    """Sections inside the container whose matched text is a third links: teaser lists.
+    """Sections inside the container whose text is a third links: teaser lists.
 
-    "Latest news" boxes and "more stories" lists trafilatura kept: linked
-    headlines with a line of summary each.  Only a section holding under half
-    of the matched text, two matched runs and LINK_BLOCK_MIN characters counts.
+    "Latest news" boxes and "more stories" lists: linked headlines with a
+    line of summary each, of which trafilatura kept the summaries or both.
+    A section counts when it holds two matched runs and LINK_BLOCK_MIN
+    matched characters, under half of all, and link text is LINK_BLOCK_SHARE
+    of its text.
     """
-    container = found.container
+    roots = set(found.sections or [found.container])
     total = sum(len(r.text) for r in found.matched)
+    # Per section: [characters, link characters, matched runs, matched characters].
     stats: dict[lxml_html.HtmlElement, list[int]] = {}
-    for run in found.matched:
+    for run in found.runs:
+        if not run.text:
+            continue
+        links = run.links()
         element = run.block
-        while element is not None and element is not container:
+        while element is not None and element not in roots:
             if element.tag in _SECTION_TAGS:
-                counts = stats.setdefault(element, [0, 0, 0])
+                counts = stats.setdefault(element, [0, 0, 0, 0])
                 counts[0] += len(run.text)
-                counts[1] += run.links()
-                counts[2] += 1
+                counts[1] += links
+                if run.covered:
+                    counts[2] += 1
+                    counts[3] += len(run.text)
             element = element.getparent()
     return {
-        element for element, (chars, links, count) in stats.items()
-        if count >= 2 and LINK_BLOCK_MIN <= chars < 0.5 * total
+        element for element, (chars, links, count, matched) in stats.items()
+        if count >= 2 and LINK_BLOCK_MIN <= matched < 0.5 * total
         and links >= LINK_BLOCK_SHARE * chars
     }
 
@@ -572,11 +643,11 @@ def _link_blocks(found: Layout) -> set[lxml_html.HtmlElement]:
 def _inside(
     element: lxml_html.HtmlElement | None,
     blocks: set[lxml_html.HtmlElement],
-    container: lxml_html.HtmlElement,
+    roots: set[lxml_html.HtmlElement],
 ) -> bool:
     if not blocks:
         return False
-    while element is not None and element is not container:
+    while element is not None and element not in roots:
         if element in blocks:
             return True
         element = element.getparent()
@@ -628,8 +699,8 @@ def _strip_clusters(run: _Run) -> None:
         run._links = -1
 
 
-def _in_quote(element: lxml_html.HtmlElement, container: lxml_html.HtmlElement) -> bool:
-    while element is not None and element is not container:
+def _in_quote(element: lxml_html.HtmlElement | None, roots: set[lxml_html.HtmlElement]) -> bool:
+    while element is not None and element not in roots:
         if element.tag == "blockquote":
             return True
         element = element.getparent()
