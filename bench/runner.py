@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench import exports as exports_bench
-from bench import extraction as extraction_bench
 from bench import instructions as instructions_bench
 from bench import normalize as normalize_bench
 from bench.procs import BenchError, CrawlResult, Replica, article_urls, fetch, run_crawl
@@ -203,7 +202,10 @@ def _normalize(config: BenchConfig, replica: Replica) -> dict[str, Any]:
     return normalize_bench.measure(pages, repeat=config.normalize_repeat)
 
 
-def _extraction(config: BenchConfig) -> dict[str, Any]:
+def _extraction(config: BenchConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
+    # Imported here: ``python -m bench.extraction`` must find the module not yet imported.
+    from bench import extraction as extraction_bench
+
     directory = extraction_bench.AEB_DIR
     if not directory.is_dir():
         if config.mode != "tiny":
@@ -215,7 +217,7 @@ def _extraction(config: BenchConfig) -> dict[str, Any]:
     pages = extraction_bench.load_pages(directory, config.extraction_pages)
     result = extraction_bench.measure(pages, repeat=config.extraction_repeat)
     result["directory"] = str(directory)
-    return result
+    return result, extraction_bench.FIGURES
 
 
 def _replica(config: BenchConfig) -> dict[str, Any]:
@@ -239,7 +241,7 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
             if progress is not None:
                 progress(name, result[name])
 
-    publish("extraction", _extraction(config), extraction_bench.FIGURES)
+    publish("extraction", *_extraction(config))
     publish("replica", _replica(config), ("replica_pages_per_s",))
     replica_size = max(config.rss_large, config.overhead_articles, config.normalize_pages)
     with Replica(replica_size, config.per_page) as replica:
