@@ -15,13 +15,17 @@ first (a repeated text goes to the copy among matched neighbours), then short
 runs only between their matched neighbours, so a "Comments" label cannot
 match a word of the body.
 
-Inside the element, an unmatched run is kept only when the page's structure
-says it is body: bare text between two matched runs, a list item or a quote
-line between matched runs, a link whose text is a URL after a matched run
-(a reference); images among matched runs.  A matched run made mostly of link
-text (a "Related: …" line) goes, and so do a section whose matched text is a
-third links (a "latest news" box) and a cluster of links inside a paragraph
-(a hover card).
+The body is that element — with, when the page splits the article into
+sibling sections between advert rows, the sections that follow it
+(:func:`_continuations`) — minus what trafilatura did not keep.  An
+unmatched run stays only when the page's structure says it is body: bare
+text between two matched runs, a list item or a quote line among them, a
+link whose text is a URL after one (a reference); images among them, and an
+unlinked one right before or after them (a lead or closing image).  Of the
+matched runs, a run made mostly of link text (a "Related: …" line), a
+section whose text is a third links (a "latest news" box), a cluster of
+links inside a paragraph (a hover card) and lines repeating the page's
+title or URL go.
 
 Pure: lxml trees in, an HTML string out.  Reads no settings, writes no stats.
 """
@@ -176,11 +180,10 @@ class _Run:
         )
 
     def linked(self) -> bool:
-        """Whether the run sits in a link (a linked image)."""
+        """Whether the run holds or sits in a link (for an image run: a linked image)."""
         return any(
-            kind == _ELEM and (node.tag == "a" or next(node.iterancestors("a"), None) is not None)
-            for kind, node in self.items
-        ) or next(self.block.iterancestors("a"), None) is not None or self.block.tag == "a"
+            kind == _ELEM and next(node.iter("a"), None) is not None for kind, node in self.items
+        ) or next(self.block.iterancestors("a"), None) is not None
 
     def media(self) -> bool:
         return any(
