@@ -11,9 +11,15 @@ Sizes: the full run crawls 10,000 and 50,000 articles for the memory figures
 valgrind, :mod:`bench.instructions`); ``BENCH_QUICK=1`` runs the same figures
 at smaller sizes, labelled as such in the output and the report.
 
+``extraction_f1`` and its companions (:mod:`bench.extraction`, runnable
+alone as ``python -m bench.extraction``) score automatic extraction on the
+article-extraction-benchmark pages in ``shared/aeb-dev`` beside the
+repository, with plain trafilatura's score and CPU time in the same run.
+
 The process exits non-zero only when a figure could not be measured, never
 because a target was missed.  Reads the environment: ``BENCH_QUICK``,
-``BENCH_OUT`` (output directory, default ``bench/out``).  Writes no stats.
+``BENCH_OUT`` (output directory, default ``bench/out``), ``BENCH_AEB_DIR``
+(the benchmark's pages).  Writes no stats.
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ TARGETS = {
     "peak_rss_mb_50k": ("<=", 400.0),
     "rss_growth_ratio": ("<=", 1.25),
     "web_scaling_ratio": ("<=", 3.0),
+    "extraction_f1": (">=", 0.97),
+    "extraction_time_ratio": ("<=", 1.2),
 }
 
 

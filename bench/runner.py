@@ -49,6 +49,10 @@ class BenchConfig:
     web_small: int = 500
     web_large: int = 50_000
     web_rounds: int = 15
+    # extraction_f1 (bench/extraction.py): runs per page for the CPU time (best counts), and
+    # pages scored (None: all).  Only tiny mode falls back to the five pages in tests/fixtures.
+    extraction_repeat: int = 3
+    extraction_pages: int | None = None
 
     @classmethod
     def quick(cls) -> BenchConfig:
@@ -66,7 +70,7 @@ class BenchConfig:
             rss_large=60, store_items=40, store_rounds=1, normalize_pages=3, normalize_repeat=1,
             replica_requests=200, replica_clients=2, unseen_articles=40, unseen_repeats=1,
             instruction_pages=None, export_articles=40, web_small=50, web_large=200,
-            web_rounds=1,
+            web_rounds=1, extraction_repeat=1, extraction_pages=3,
         )
 
 
@@ -198,6 +202,24 @@ def _normalize(config: BenchConfig, replica: Replica) -> dict[str, Any]:
     return normalize_bench.measure(pages, repeat=config.normalize_repeat)
 
 
+def _extraction(config: BenchConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
+    # Imported here: ``python -m bench.extraction`` must find the module not yet imported.
+    from bench import extraction as extraction_bench
+
+    directory = extraction_bench.AEB_DIR
+    if not directory.is_dir():
+        if config.mode != "tiny":
+            raise BenchError(
+                f"{directory}: the article-extraction-benchmark pages are missing "
+                "(BENCH_AEB_DIR names them)"
+            )
+        directory = extraction_bench.FIXTURE_DIR
+    pages = extraction_bench.load_pages(directory, config.extraction_pages)
+    result = extraction_bench.measure(pages, repeat=config.extraction_repeat)
+    result["directory"] = str(directory)
+    return result, extraction_bench.FIGURES
+
+
 def _replica(config: BenchConfig) -> dict[str, Any]:
     from newsspider.replica.bench import measure
 
@@ -219,6 +241,7 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
             if progress is not None:
                 progress(name, result[name])
 
+    publish("extraction", *_extraction(config))
     publish("replica", _replica(config), ("replica_pages_per_s",))
     replica_size = max(config.rss_large, config.overhead_articles, config.normalize_pages)
     with Replica(replica_size, config.per_page) as replica:

@@ -1,4 +1,4 @@
-"""``newsspider``: crawl, demo, replica, store, runs, export, schema, web, schedule.
+"""``newsspider``: crawl, demo, replica, store, runs, export, extract, schema, web, schedule.
 
 Exit codes (every subcommand; ``newsspider/exitcodes.py``):
   0  done, every check passed
@@ -324,6 +324,12 @@ def cmd_web(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    from newsspider.extract.cli import run_extract
+
+    return run_extract(args)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from newsspider.export.cli import run_export
 
@@ -354,6 +360,7 @@ def version() -> str:
 
 def build_parser(settings: Any) -> argparse.ArgumentParser:
     from newsspider.export.cli import add_export_parser
+    from newsspider.extract.cli import add_extract_parser
     from newsspider.replica import __main__ as replica_main
     from newsspider.scheduler import add_schedule_parser
 
@@ -426,6 +433,7 @@ def build_parser(settings: Any) -> argparse.ArgumentParser:
                             description="Print the JSON Schema of a stored article (as "
                             "`export jsonl` writes it): docs/article.schema.json.")
     schema.set_defaults(func=cmd_schema)
+    add_extract_parser(sub).set_defaults(func=cmd_extract)
     add_schedule_parser(sub)
     return parser
 

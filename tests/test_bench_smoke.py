@@ -27,6 +27,8 @@ FIGURES = (
     "bare_articles_per_s",
     "full_articles_per_s",
     "web_scaling_ratio",
+    "extraction_f1",
+    "extraction_time_ratio",
 )
 
 

@@ -168,17 +168,17 @@ def test_comments_inside_the_article_element_are_dropped() -> None:
     assert squash(noise_paragraph(other, 0)) not in squash(text)
 
 
-def test_container_much_bigger_than_the_text_is_refused() -> None:
-    """No element holds just the body: the page's element is refused (trafilatura's HTML is used)."""
-    from newsspider.extract.auto import _container
-
-    body = "<p>" + "正文内容" * 30 + "</p><p>" + "第二段" * 30 + "</p>"
-    noise = "".join(f"<p>{'其他文字' * 40}{k}</p>" for k in range(5))
-    root = lxml_html.document_fromstring(f"<html><body><div id='a'>{body}{noise}</div></body></html>")
-    assert _container(root, body) is None
-    root = lxml_html.document_fromstring(f"<html><body><div id='a'>{body}</div>{noise}</body></html>")
-    found = _container(root, body)
-    assert found is not None and found.get("id") == "a"
+def test_noise_in_the_body_element_is_taken_out() -> None:
+    """Paragraphs trafilatura did not keep go, even inside the element that holds the body."""
+    post, other = load_posts()[0], load_posts()[1]
+    noise = "".join(
+        f'<p>{noise_paragraph(other, k)}<a href="/a/{k}.html">{other.title}</a></p>' for k in range(3)
+    )
+    mixed = f'<div class="article-content">{post.body}<div class="related">{noise}</div></div>'
+    body, method = extract_main(feedsite.article_page(post, mixed))
+    assert method == "container"
+    assert recall(post.body, _text(body)) >= 0.95
+    assert not [k for k in range(3) if squash(noise_paragraph(other, k)) in squash(_text(body))]
 
 
 def test_script_filled_page_has_no_body_without_a_browser() -> None:

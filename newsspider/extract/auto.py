@@ -2,35 +2,44 @@
 
 Pure: HTML text + URL in, plain data out (no I/O, no Scrapy).
 
-The body is found in two steps.  trafilatura locates the main text
-(``favor_recall``: on noisy news pages it kept the most body text with no
-extra noise, see ``tests/test_feed_extract.py``).  Then the page's own element
-holding that text is looked up (descending from ``<body>`` while one child
-still holds ≥ 90 % of the extracted text); when that element is not much
-bigger than the extracted text, *its* HTML is the body — exactly as on the
-page, so text trafilatura drops (bare text between ``<div>`` s, link-only
-paragraphs) and lazy-load image attributes survive for the normalize and
-image pipelines.  Otherwise trafilatura's own HTML output is the body.
+The body is found in two steps.  trafilatura chooses the article's text:
+its fast cascade in recall mode, comments off, for text only — with links and images on it
+keeps captions and related links and loses F1 on the article-extraction
+benchmark (docs/extraction.md).  Then that choice is projected onto the
+page's own markup (:mod:`newsspider.extract.projection`): the page's
+smallest element holding the chosen text, minus every run of text
+trafilatura did not keep.  The body is thus the page's HTML — links, tables,
+lazy-load image attributes for the normalize and image pipelines, bare text
+between ``<div>`` s — with trafilatura's precision.  When no element of the
+page holds the text, trafilatura's own (text-only) HTML is the body.
 
-When trafilatura's text reads like page furniture rather than an article (see
-``_is_article_text``: little text, no long line, mostly short lines), the page has no body:
-trafilatura then returns the page's boilerplate (title, byline, disclaimer),
-e.g. on a page whose body a script inserts.
+When the fast cascade finds nothing, nothing that reads like an article, or
+a text that is mostly links (a navigation dump), trafilatura's full cascade
+(its readability and jusText fallbacks) gets a second try.
 
-Metadata: title, author, site name and description from trafilatura's
-``extract_metadata``; the publication time from the page's machine-readable
+When the chosen text reads like page furniture rather than an article
+(:func:`~newsspider.extract.projection.reads_like_article`: little text, no
+long line, mostly short lines), the page has no body: trafilatura then
+returns the page's boilerplate (title, byline, disclaimer), e.g. on a page
+whose body a script inserts.
+
+Metadata, parsed once with the body: title, author and site name the way
+trafilatura's ``extract_metadata`` finds them (meta tags, JSON-LD, then the
+page's title and byline elements), without its costly extras (categories,
+tags, licence); the publication time from the page's machine-readable
 markers first (``article:published_time`` and friends, JSON-LD
 ``datePublished``, ``<time datetime>``), then htmldate (shipped with
-trafilatura), whose answer is local time without a zone.
+trafilatura; its quick search, then its extensive one), whose answer is local
+time without a zone.
 
 Reads no settings, writes no stats.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -39,49 +48,57 @@ import trafilatura
 from htmldate import find_date
 from lxml import etree
 from lxml import html as lxml_html
+from trafilatura.htmlprocessing import convert_to_html
+from trafilatura.metadata import (
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+)
+from trafilatura.settings import Document
+from trafilatura.utils import repair_faulty_html
 
-__all__ = ["AutoArticle", "extract_article", "extract_main", "page_date"]
+from newsspider.extract.projection import (
+    Layout,
+    Selection,
+    layout,
+    project,
+    reads_like_article,
+    squash,
+)
+
+__all__ = ["AutoArticle", "extract_article", "extract_main", "page_date", "parse_iso"]
 
 logger = logging.getLogger(__name__)
 
-# A child must hold this share of the extracted text for the search to descend into it.
-CONTAINER_COVERAGE = 0.9
-# The page's container is used only when its text is at most this much bigger than
-# trafilatura's (ratio, plus slack for short bodies): more means it also holds noise.
-CONTAINER_MAX_RATIO = 1.5
-CONTAINER_SLACK = 200
-
-# Container-like blocks of at least PRUNE_MIN_CHARS characters that share no
-# PRUNE_PROBE-character run with trafilatura's text are dropped from the container.
-_WRAPPERS = frozenset(
-    {"div", "section", "article", "main", "table", "tbody", "tr", "td", "center", "font"}
-)
-_PRUNABLE = ("div", "section", "aside", "nav", "footer", "header", "form", "ul", "ol", "table")
-PRUNE_MIN_CHARS = 40
-PRUNE_PROBE = 20
-
-# Less main text than this (headings excluded) is no article: a teaser page, a paywall,
-# or a page whose body a script inserts (render=js).  Such pages get no body.
+# Less main text than this (headings, link text and the title excluded) is no article: a
+# teaser page, a paywall, or a page whose body a script inserts (render=js): no body then.
 MIN_BODY_CHARS = 80
-# ...or no line this long (bylines, tag lists, disclaimers are short), or under half
-# of the text in lines of LONG_LINE_CHARS.
+# ...nor is text without a line this long (bylines, tag lists, disclaimers are short), or
+# with under half of it in lines of LONG_LINE_CHARS.
 MIN_PARAGRAPH_CHARS = 40
 LONG_LINE_CHARS = 30
+# A chosen text with this share of link text is a navigation dump: try the full cascade.
+MAX_LINK_SHARE = 0.5
 
+# How trafilatura chooses the text (passed to ``bare_extraction``).
 TRAFILATURA_OPTIONS: dict[str, Any] = {
-    "output_format": "html",
-    "include_images": True,
-    "include_links": True,
+    "output_format": "xml",  # no text rendering: the body is taken from the page
+    "include_comments": False,
     "include_tables": True,
     "include_formatting": True,
-    "include_comments": False,
-    "favor_recall": True,
+    "include_images": False,
+    "include_links": False,
     "deduplicate": False,
 }
+# The first try: no external fallbacks, and recall focus, which skips the "balanced" mode's
+# second extraction of short pages (a third of the time on the benchmark, same F1 on its
+# development half, see docs/extraction.md).
+FAST_CASCADE: dict[str, Any] = {"fast": True, "favor_recall": True}
+# The second try, when the first looks wrong: trafilatura's defaults.
+FULL_CASCADE: dict[str, Any] = {"fast": False}
 
-_WS = re.compile(r"\s+")
-_NOT_CONTENT = etree.XPath("//script|//style|//noscript|//template|//comment()")
-_BODY = etree.XPath("//body")
 _META_DATE = etree.XPath(
     "//meta[@property='article:published_time' or @property='og:published_time'"
     " or @name='article:published_time' or @itemprop='datePublished'"
@@ -90,9 +107,9 @@ _META_DATE = etree.XPath(
 )
 _LD_JSON = etree.XPath("//script[@type='application/ld+json']/text()")
 _TIME = etree.XPath("//time[@datetime][1]/@datetime")
-_BLOCK_TAGS = ("p", "li", "div", "blockquote", "pre", "td", "dd", "tr", "br")
 _HTML_LANG = etree.XPath("/html/@lang")
-_TITLES = etree.XPath("//h1|//title|//meta[@property='og:title']/@content")
+# trafilatura's XML elements that are lines of text.
+_XML_LINES = ("p", "item", "cell", "quote", "code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,147 +129,108 @@ class AutoArticle:
     published_at: datetime | None
 
 
-def _squash(text: str) -> str:
-    return _WS.sub("", text)
+# trafilatura's parser settings (trafilatura.utils.HTML_PARSER), with lxml's C-level class
+# lookup: lxml.html's default calls back into Python for every element object it creates,
+# which costs about a millisecond per page here and inside trafilatura, which gets this tree.
+_PARSER = lxml_html.HTMLParser(
+    collect_ids=False, default_doctype=False, encoding="utf-8", remove_comments=True,
+    remove_pis=True,
+)
+_PARSER.set_element_class_lookup(etree.ElementDefaultClassLookup(element=lxml_html.HtmlElement))
 
 
 def _parse(html: str) -> lxml_html.HtmlElement | None:
+    """The page as ``trafilatura.load_html`` parses it (same repairs and checks), or ``None``."""
+    beginning = html[:50].lower()
+    html = repair_faulty_html(html, beginning)
     try:
-        root = lxml_html.document_fromstring(html)
-    except (etree.ParserError, ValueError):
+        try:
+            tree = lxml_html.fromstring(html, parser=_PARSER)
+        except ValueError:
+            # "Unicode strings with encoding declaration are not supported."
+            tree = lxml_html.fromstring(html.encode("utf-8", "surrogatepass"), parser=_PARSER)
+    except (etree.ParserError, ValueError, TypeError):
         return None
-    return root
+    if tree is None or ("html" not in beginning and len(tree) < 2):
+        return None  # trafilatura's test for "not HTML at all"
+    return tree
 
 
-def _clean(root: lxml_html.HtmlElement) -> None:
-    """Drop what is never body text (keeps tails: text after a comment is content)."""
-    for node in _NOT_CONTENT(root):
-        if node.getparent() is not None:
-            node.drop_tree()
+@dataclass(slots=True)
+class _Choice:
+    """One trafilatura run laid out on the page."""
 
+    body: etree._Element  # trafilatura's XML body
+    found: Layout | None
+    article: bool
 
-def _paragraphs(extracted_html: str) -> list[str]:
-    root = lxml_html.fragment_fromstring(extracted_html, create_parent="div")
-    lines = "\n".join(root.itertext()).split("\n")
-    return [p for p in (_squash(line) for line in lines) if len(p) >= 2]
-
-
-def _coverage(text: str, paragraphs: list[str], total: int) -> float:
-    return sum(len(p) for p in paragraphs if p in text) / total
-
-
-def _container(root: lxml_html.HtmlElement, extracted_html: str) -> lxml_html.HtmlElement | None:
-    """The page's smallest element that holds (almost) all of trafilatura's text."""
-    paragraphs = _paragraphs(extracted_html)
-    total = sum(len(p) for p in paragraphs)
-    bodies = _BODY(root)
-    if not total or not bodies:
-        return None
-    node = bodies[0]
-    while True:
-        best, best_cov = None, 0.0
-        for child in node:
-            # Only wrappers are candidates: a lone <p> or <ul> holding everything is body content.
-            if not isinstance(child.tag, str) or child.tag not in _WRAPPERS:
-                continue
-            cov = _coverage(_squash(child.text_content()), paragraphs, total)
-            if cov > best_cov:
-                best, best_cov = child, cov
-        if best is None or best_cov < CONTAINER_COVERAGE:
-            break
-        node = best
-    if node is bodies[0]:
-        return None
-    _prune(node, paragraphs, _squash("".join(paragraphs)))
-    size = len(_squash(node.text_content()))
-    if size > total * CONTAINER_MAX_RATIO + CONTAINER_SLACK:
-        return None
-    return node
-
-
-def _prune(node: lxml_html.HtmlElement, paragraphs: list[str], extracted: str) -> None:
-    """Drop blocks inside the container that share no text with trafilatura's output.
-
-    Comment boxes, "related" lists and share bars nested in the article
-    element go; a paragraph trafilatura skipped (a link-only line) stays, as
-    only container-like elements are dropped.
-    """
-    for child in list(node.iterdescendants(*_PRUNABLE)):
-        if child.getparent() is None:
-            continue  # inside a block dropped already
-        text = _squash(child.text_content())
-        if len(text) < PRUNE_MIN_CHARS:
-            continue
-        shared = text[:PRUNE_PROBE] in extracted or any(
-            p in text for p in paragraphs if len(p) >= PRUNE_PROBE
+    @property
+    def suspicious(self) -> bool:
+        return not self.article or (
+            self.found is not None and self.found.link_share >= MAX_LINK_SHARE
         )
-        if not shared:
-            child.drop_tree()
 
 
-def _inner_html(node: lxml_html.HtmlElement) -> str:
-    parts = [node.text or ""]
-    parts += [lxml_html.tostring(child, encoding="unicode") for child in node]
-    return "".join(parts).strip()
+def _choose(tree: lxml_html.HtmlElement, url: str | None, full: bool) -> _Choice | None:
+    cascade = FULL_CASCADE if full else FAST_CASCADE
+    try:
+        # bare_extraction copies the tree: ``tree`` stays the page as served.
+        doc = trafilatura.bare_extraction(tree, url=url, **cascade, **TRAFILATURA_OPTIONS)
+    except (ValueError, TypeError, RecursionError, etree.LxmlError) as exc:
+        # trafilatura raises on some broken documents; the page then simply has no body.
+        logger.debug("trafilatura failed on %s: %s", url, exc)
+        return None
+    if not isinstance(doc, Document) or doc.body is None:
+        return None
+    selection = Selection.of(doc.body)
+    found = layout(tree, selection, url)
+    if found is not None:
+        sizes = found.line_sizes()
+    else:  # no element of the page holds the text: judge trafilatura's own lines
+        sizes = [len(squash("".join(e.itertext()))) for e in doc.body.iter(*_XML_LINES)]
+    article = reads_like_article(sizes, MIN_BODY_CHARS, MIN_PARAGRAPH_CHARS, LONG_LINE_CHARS)
+    return _Choice(doc.body, found, article)
 
 
-def _trafilatura_body(extracted_html: str) -> str | None:
-    """trafilatura's HTML output without its ``<html><body>`` wrapper."""
-    root = lxml_html.fromstring(extracted_html)
-    bodies = _BODY(root)
-    node = bodies[0] if bodies else root
-    inner = _inner_html(node)
+def _best_choice(tree: lxml_html.HtmlElement, url: str | None) -> _Choice | None:
+    """The fast cascade's choice, or the full cascade's when that one looks wrong."""
+    choice = _choose(tree, url, full=False)
+    if choice is None or choice.suspicious:
+        # The full cascade: trafilatura's own fallbacks (readability, jusText).
+        second = _choose(tree, url, full=True)
+        if second is not None and (
+            choice is None or (second.article and not second.suspicious) or not choice.article
+        ):
+            choice = second
+    return choice
+
+
+def _body(choice: _Choice | None) -> tuple[str | None, str]:
+    """``(body HTML, method)`` of a choice (projecting it changes the page)."""
+    if choice is None:
+        return None, "none"
+    if not choice.article:
+        return None, "too_short"
+    if choice.found is not None:
+        body = project(choice.found)
+        if body:
+            return body, "container"
+    return _trafilatura_body(choice.body), "trafilatura"
+
+
+def _trafilatura_body(body: etree._Element) -> str | None:
+    """trafilatura's own choice as HTML, without its ``<html><body>`` wrapper."""
+    html = convert_to_html(body)
+    inner = "".join(lxml_html.tostring(child, encoding="unicode") for child in html[0]).strip()
     return inner or None
 
 
 def extract_main(html: str, url: str | None = None) -> tuple[str | None, str]:
     """``(body HTML, method)`` of the page's main content; body ``None`` when there is none."""
-    try:
-        extracted = trafilatura.extract(html, url=url, **TRAFILATURA_OPTIONS)
-    except (ValueError, etree.LxmlError) as exc:
-        # trafilatura raises on some broken documents; the page then simply has no body.
-        logger.debug("trafilatura failed on %s: %s", url, exc)
-        extracted = None
-    if not extracted:
+    tree = _parse(html)
+    if tree is None:
         return None, "none"
-    root = _parse(html)
-    if not _is_article_text(extracted, _titles(root)):
-        return None, "too_short"
-    if root is not None:
-        _clean(root)
-        node = _container(root, extracted)
-        if node is not None:
-            return _inner_html(node), "container"
-    return _trafilatura_body(extracted), "trafilatura"
-
-
-def _is_article_text(extracted_html: str, titles: frozenset[str]) -> bool:
-    """Whether trafilatura's output reads like an article rather than page furniture.
-
-    Counted per line, without headings, link text (previous/next and related
-    titles) and lines that repeat the page's title: at least ``MIN_BODY_CHARS``
-    in all, one line of ``MIN_PARAGRAPH_CHARS``, and most text in lines of
-    ``LONG_LINE_CHARS`` (a whole-page text dump is short lines: menus, bylines).
-    """
-    root = lxml_html.fragment_fromstring(extracted_html, create_parent="div")
-    for node in root.xpath(".//h1|.//h2|.//h3|.//a"):
-        # A line break in its place: text around a dropped link is not one long line.
-        node.tail = "\n" + (node.tail or "")
-        node.drop_tree()
-    for block in root.iter(*_BLOCK_TAGS):
-        block.tail = "\n" + (block.tail or "")
-    lines = [_squash(line) for line in root.text_content().split("\n")]
-    lines = [line for line in lines if line and line not in titles]
-    total = sum(len(line) for line in lines)
-    if total < MIN_BODY_CHARS or max(len(line) for line in lines) < MIN_PARAGRAPH_CHARS:
-        return False
-    return sum(len(line) for line in lines if len(line) >= LONG_LINE_CHARS) >= total * 0.5
-
-
-def _titles(root: lxml_html.HtmlElement | None) -> frozenset[str]:
-    if root is None:
-        return frozenset()
-    return frozenset(_squash(n if isinstance(n, str) else n.text_content()) for n in _TITLES(root))
+    return _body(_best_choice(tree, url))
 
 
 def parse_iso(value: str, default_tz: tzinfo = UTC) -> datetime | None:
@@ -301,13 +279,19 @@ def page_date(
         parsed = parse_iso(str(raw), default_tz)
         if parsed is not None:
             return str(raw).strip(), parsed
-    try:
-        found = find_date(
-            root, extensive_search=True, original_date=True,
-            outputformat="%Y-%m-%d %H:%M:%S", url=url,
-        )
-    except ValueError:
-        found = None
+    found = None
+    # htmldate's quick search (markup, URL) first: the extensive one reads the whole
+    # text and costs about 13 ms a page.
+    for extensive in (False, True):
+        try:
+            found = find_date(
+                root, extensive_search=extensive, original_date=True,
+                outputformat="%Y-%m-%d %H:%M:%S", url=url,
+            )
+        except ValueError:
+            found = None
+        if found:
+            break
     if not found:
         return None, None
     # htmldate pads a date-only finding with 00:00:00; keep the raw as it found it.
@@ -315,22 +299,81 @@ def page_date(
     return raw, parse_iso(found.replace(" ", "T"), default_tz)
 
 
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    title: str | None
+    author: str | None
+    site_name: str | None
+    description: str | None
+
+
+def _metadata(tree: lxml_html.HtmlElement) -> _Meta:
+    """Title, author, site name and description, as ``trafilatura.extract_metadata`` finds them.
+
+    Its steps, in its order (meta tags, JSON-LD, the page's title and byline
+    elements), without the date (see :func:`page_date`), categories, tags and
+    licence, and without copying the whole page to look for a byline (:func:`_byline`).
+    """
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None  # a one-word "author" meta is a handle or a site, as trafilatura says
+    try:
+        meta = extract_meta_json(tree, meta)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        # trafilatura's JSON-LD reader trips on some real-world documents: no JSON-LD then.
+        logger.debug("JSON-LD metadata unreadable: %s", exc)
+    meta.title = meta.title or extract_title(tree)
+    site_name = meta.sitename or extract_sitename(tree)
+    if site_name:
+        site_name = site_name.lstrip("@")
+        if site_name and "." not in site_name and not site_name[0].isupper():
+            site_name = site_name.title()
+    meta.sitename = site_name
+    meta.clean_and_trim()
+    return _Meta(meta.title or None, meta.author or None, meta.sitename or None,
+                 meta.description or None)
+
+
+def _byline(tree: lxml_html.HtmlElement, choice: _Choice | None) -> str | None:
+    """trafilatura's byline search (``extract_author``) around the body.
+
+    Its XPaths test every element of the page against regular expressions
+    (about 5 ms a page); bylines sit next to the body, so the search runs on
+    a copy of the body element's grandparent (the whole page when no element
+    holds the body).
+    """
+    region = tree
+    if choice is not None and choice.found is not None:
+        region = choice.found.container
+        for _ in range(3):
+            parent = region.getparent()
+            if parent is None or region.tag == "body":
+                break
+            region = parent
+    author = extract_author(copy.deepcopy(region) if region is not tree else tree)
+    return author or None
+
+
 def extract_article(html: str, url: str | None = None, default_tz: tzinfo = UTC) -> AutoArticle:
-    """Body and metadata of an article page, found automatically."""
-    body_html, method = extract_main(html, url)
-    root = _parse(html)
-    if root is None:
-        return AutoArticle(body_html, method, None, None, None, None, None, None, None)
-    lang = _HTML_LANG(root)
-    published_raw, published_at = page_date(root, url, default_tz)
-    meta = trafilatura.extract_metadata(root, default_url=url)
+    """Body and metadata of an article page, found automatically (the page is parsed once)."""
+    tree = _parse(html)
+    if tree is None:
+        return AutoArticle(None, "none", None, None, None, None, None, None, None)
+    lang = _HTML_LANG(tree)
+    published_raw, published_at = page_date(tree, url, default_tz)
+    meta = _metadata(tree)
+    # After the metadata: laying the body out drops the page's scripts (JSON-LD included).
+    choice = _best_choice(tree, url)
+    author = meta.author or _byline(tree, choice)
+    # Last: projecting the body changes the page.
+    body_html, method = _body(choice)
     return AutoArticle(
         body_html=body_html,
         method=method,
-        title=meta.title or None,
-        author=meta.author or None,
-        site_name=meta.sitename or None,
-        description=meta.description or None,
+        title=meta.title,
+        author=author,
+        site_name=meta.site_name,
+        description=meta.description,
         language=(str(lang[0]).strip() or None) if lang else None,
         published_raw=published_raw,
         published_at=published_at,

@@ -694,6 +694,9 @@ class _InlineState:
         self.pending_space = None
 
     def text(self, text: str, parent: Any) -> None:
+        # Words are gathered and appended once: appending each to the lxml node
+        # re-copies the node's whole text every time.
+        out: list[str] = []
         for index, piece in enumerate(_WS_SPLIT.split(text)):
             if not piece:
                 continue
@@ -701,10 +704,20 @@ class _InlineState:
                 if self.at_start and not self.pending_break:
                     continue
                 self.pending_space = _merge_space(self.pending_space, piece)
-            else:
+                continue
+            if self.pending_break:
+                if out:
+                    _append_text(parent, "".join(out))
+                    out = []
                 self.flush(parent)
-                _append_text(parent, piece)
-                self.at_start = False
+            elif self.pending_space is not None:
+                if not self.at_start:
+                    out.append(self.pending_space)
+                self.pending_space = None
+            out.append(piece)
+            self.at_start = False
+        if out:
+            _append_text(parent, "".join(out))
 
 
 def _merge_space(pending: str | None, piece: str) -> str:
