@@ -4,6 +4,7 @@ concurrency, the 50k generated scenario and the ``python -m`` entry point."""
 from __future__ import annotations
 
 import http.client
+import itertools
 import signal
 import subprocess
 import sys
@@ -120,7 +121,7 @@ def test_latency_delays_every_page_fetch_and_gaps_are_recorded() -> None:
         arrivals = [arrived for _, arrived, _ in server.request_log]
         assert all(answered - arrived >= 0.2 for p, arrived, answered in server.request_log[:2])
         # The shortest time between two arrivals.
-        expected = min(b - a for a, b in zip(arrivals, arrivals[1:], strict=False))
+        expected = min(b - a for a, b in itertools.pairwise(arrivals))
         assert server.min_gap == pytest.approx(expected, abs=1e-3)
         assert server.min_gap >= 0.2
         server.reset_hits()
