@@ -174,7 +174,7 @@ class Bench:
         for name, value in settings.items():
             cmd += ["-s", f"{name}={value}"]
         replica.reset_hits()
-        cpu_before = _children_cpu() + _cpu(self.store_proc) + _cpu(self.redis_proc)
+        parts_before = (_children_cpu(), _cpu(self.store_proc), _cpu(self.redis_proc))
         logs = [self.workdir / f"{label}-{n}.log" for n in range(workers)]
         started = time.perf_counter()
         procs = [
@@ -184,7 +184,10 @@ class Bench:
         ]
         codes = [proc.wait(timeout=3600) for proc in procs]
         wall = time.perf_counter() - started
-        cpu = _children_cpu() + _cpu(self.store_proc) + _cpu(self.redis_proc) - cpu_before
+        parts = [after - before for before, after in zip(
+            parts_before, (_children_cpu(), _cpu(self.store_proc), _cpu(self.redis_proc)),
+            strict=True)]
+        cpu = sum(parts)
         for code, log in zip(codes, logs, strict=True):
             if code != 0:
                 tail = "".join(log.read_text(errors="replace").splitlines(True)[-15:])
@@ -199,8 +202,8 @@ class Bench:
         if len(items) != workers:
             raise BenchError(f"{label}: {len(items)} runs records for {workers} workers")
         run = Run(label, workers, sorted(items, reverse=True), replica.peak_in_flight, wall, cpu)
-        logger.info("%s: items %s, peak in flight %d, %.2f s, %.1f CPU s", label, run.items,
-                    run.peak_in_flight, wall, cpu)
+        logger.info("%s: items %s, peak in flight %d, %.2f s, CPU s: workers %.1f, store %.1f, "
+                    "redis %.1f", label, run.items, run.peak_in_flight, wall, *parts)
         return run
 
 

@@ -88,4 +88,4 @@ class Downloader(ScrapyDownloader):
             response = await super()._download(slot, request)
             return response
         finally:
-            shared.end_transfer(request, response)
+            await shared.end_transfer(request, response)

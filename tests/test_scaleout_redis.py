@@ -135,6 +135,19 @@ def test_dupefilter_uses_the_crawlers_canonical_fingerprints(redis_url) -> None:
         df.server.delete(df.key)
 
 
+def test_repeat_keys_name_the_parent_lease() -> None:
+    from newsspider.scaleout.crawl import LEASE_META, PARENT_META, repeat_key
+
+    page2 = Request("http://a.example/ART-1_2.html", dont_filter=True,
+                    meta={PARENT_META: "000000000007"})
+    assert repeat_key(page2, "fp") == "000000000007:fp"
+    # A retry is a copy of the leased request; each retry of it is its own request.
+    retry = Request("http://a.example/ART-1.html", dont_filter=True,
+                    meta={LEASE_META: "000000000009", "retry_times": 2})
+    assert repeat_key(retry, "fp") == "000000000009:2:fp"
+    assert repeat_key(Request("http://a.example/", dont_filter=True), "fp") is None
+
+
 def test_crawl_keys_are_namespaced_per_crawl_id() -> None:
     keys = CrawlKeys("ofweek")
     assert keys.queue == "newsspider:ofweek:queue"
@@ -142,8 +155,8 @@ def test_crawl_keys_are_namespaced_per_crawl_id() -> None:
     assert keys.leased("vm:12") == "newsspider:ofweek:leased:vm:12"
     assert set(keys.all()) == {
         f"newsspider:ofweek:{name}" for name in (
-            "queue", "dupefilter", "seed", "seeded", "workers", "activity", "seq", "want",
-            "budget", "delay", "next", "slots",
+            "queue", "dupefilter", "repeats", "seed", "seeded", "workers", "activity", "seq",
+            "want", "budget", "delay", "next", "pending", "slots",
         )
     }
     # Another crawl's keys never match this crawl's cleanup pattern.

@@ -42,14 +42,21 @@ def crawl(server: Redis) -> Iterator[tuple[Scripts, str]]:
         server.delete(*keys)
 
 
-def push(scripts: Scripts, prefix: str, slot: str, entry: str, priority: int = 0) -> None:
-    scripts.push(args=[prefix, slot, -priority, entry.encode()])
+def push(scripts: Scripts, prefix: str, slot: str, entry: str, priority: int = 0,
+         fingerprint: str = "", repeat: str = "") -> int:
+    return int(scripts.push(args=[prefix, slot, -priority, fingerprint, repeat, entry.encode()])[0])
 
 
 def take(scripts: Scripts, prefix: str, worker: str, limit: int = 4) -> tuple[int, str | None]:
     """(code, entry): code 1 = taken, 0 = nothing queued, 2 = hosts full, 3 = share used."""
-    reply = scripts.take(args=[prefix, worker, WINDOW, TTL, limit])
+    reply = scripts.take(args=[prefix, worker, WINDOW, TTL, limit, 1])
     return int(reply[0]), (reply[3].decode() if int(reply[0]) == 1 else None)
+
+
+def take_many(scripts: Scripts, prefix: str, worker: str, most: int,
+              limit: int = 4) -> list[str]:
+    reply = scripts.take(args=[prefix, worker, WINDOW, TTL, limit, most])
+    return [reply[i].decode() for i in range(3, len(reply), 3)]
 
 
 def leased_ids(server: Redis, prefix: str, worker: str) -> list[str]:
@@ -71,6 +78,40 @@ def test_take_moves_the_request_into_the_workers_lease(crawl, server) -> None:
     assert leased_ids(server, prefix, "w1") == []
     assert take(scripts, prefix, "w1") == (1, "listing")
     assert take(scripts, prefix, "w1") == (0, None)
+
+
+def test_a_batch_takes_what_the_budget_allows_best_first(crawl) -> None:
+    scripts, prefix = crawl
+    for n in range(3):
+        push(scripts, prefix, "a.example", f"a{n}")
+    push(scripts, prefix, "b.example", "b-article", priority=10)
+    push(scripts, prefix, "b.example", "b0")
+    # Best priority first across hosts; a.example's limit of 2 stops the batch there.
+    assert take_many(scripts, prefix, "w1", most=10, limit=2) == ["b-article", "a0", "a1", "b0"]
+    assert take_many(scripts, prefix, "w1", most=10, limit=2) == []
+
+
+def test_the_dupefilter_set_is_checked_as_requests_are_queued(crawl, server) -> None:
+    scripts, prefix = crawl
+    assert push(scripts, prefix, "a.example", "first", fingerprint="fp1") == 1
+    assert push(scripts, prefix, "a.example", "again", fingerprint="fp1") == 0
+    assert push(scripts, prefix, "a.example", "unfiltered") == 1  # dont_filter: no fingerprint
+    flags = scripts.push(args=[prefix, "a.example", 0, "fp2", "", b"x",
+                               "a.example", 0, "fp2", "", b"y"])
+    assert [int(f) for f in flags] == [1, 0]
+    assert server.smembers(f"{prefix}:dupefilter") == {b"fp1", b"fp2"}
+    assert int(scripts.queued(args=[prefix])) == 3
+
+
+def test_a_repeat_of_a_dont_filter_request_is_not_queued_twice(crawl) -> None:
+    scripts, prefix = crawl
+    # Page 2 of an article, yielded by lease 7's response; lease 7 crawled again yields it again.
+    assert push(scripts, prefix, "a.example", "page 2", repeat="000000000007:fp") == 1
+    assert push(scripts, prefix, "a.example", "page 2", repeat="000000000007:fp") == 0
+    # The same page from another parent, or with no parent, is a request of its own.
+    assert push(scripts, prefix, "a.example", "page 2", repeat="000000000008:fp") == 1
+    assert push(scripts, prefix, "a.example", "page 2") == 1
+    assert int(scripts.queued(args=[prefix])) == 3
 
 
 def test_equal_priorities_come_out_first_in_first_out(crawl) -> None:
@@ -149,10 +190,19 @@ def test_transfer_tokens_and_the_gap_are_the_hosts(crawl) -> None:
         return int(code), float(value.decode() or 0)
 
     assert start("w1", "x1")[0] == 0
+    # Until w1 confirms its request is leaving, nobody's turn comes.
     code, wait = start("w2", "x1")
-    assert code == 2 and 0.1 < wait <= delay  # w2's turn comes a delay after w1's
-    time.sleep(wait + 0.01)
+    assert code == 2 and wait == pytest.approx(delay, abs=0.01)
+    time.sleep(0.15)
+    assert start("w2", "x1")[0] == 2
+    # Confirmed: the next turn is a delay after the confirmation, not after the grant.
+    confirmed = time.monotonic()
+    scripts.confirm(args=[prefix, "a.example", 1.0, delay])
+    code, wait = start("w2", "x1")
+    assert code == 2 and delay - 0.05 < wait <= delay
+    time.sleep(max(0.0, confirmed + delay - time.monotonic()) + 0.01)
     assert start("w2", "x1")[0] == 0
+    scripts.confirm(args=[prefix, "a.example", 1.0, delay])
     time.sleep(delay + 0.01)
     # Two transfers in flight: the limit, whoever holds them.
     assert start("w3", "x1") == (1, 0.0)

@@ -106,12 +106,18 @@ from scrapy.settings import BaseSettings
 from newsspider.scaleout.coordinator import ScaleOutCoordinator
 from newsspider.scaleout.crawl import SHARED_SCHEDULER, SharedCrawl
 from newsspider.scaleout.keys import KEY_PREFIX, CrawlKeys, crawl_keys, worker_id
-from newsspider.scaleout.scheduler import LeasedQueue, SharedDupeFilter, SharedScheduler
+from newsspider.scaleout.scheduler import (
+    LeasedQueue,
+    ParentMiddleware,
+    SharedDupeFilter,
+    SharedScheduler,
+)
 from newsspider.scaleout.seed import SeedOnceMiddleware
 
 __all__ = [
     "CrawlKeys",
     "LeasedQueue",
+    "ParentMiddleware",
     "ScaleOutCoordinator",
     "SeedOnceMiddleware",
     "SharedCrawl",
@@ -146,4 +152,6 @@ def scale_out_settings(settings: BaseSettings, redis_url: str) -> None:
     set_("EXTENSIONS", extensions, priority="spider")
     middlewares = dict(settings.getdict("SPIDER_MIDDLEWARES"))
     middlewares["newsspider.scaleout.SeedOnceMiddleware"] = 10
+    # Last on a response's way out (lowest order): it sees every request the engine gets.
+    middlewares["newsspider.scaleout.ParentMiddleware"] = 5
     set_("SPIDER_MIDDLEWARES", middlewares, priority="spider")

@@ -13,6 +13,7 @@ synchronous, and a loopback round trip costs ~0.1 ms.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Iterable
@@ -20,9 +21,12 @@ from dataclasses import dataclass, field
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
+from redis import RedisError
+from redis.asyncio import Redis as AsyncRedis
 from scrapy.http import Request
-from scrapy.utils.asyncio import sleep
+from scrapy.utils.asyncio import call_later, sleep
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy_redis import defaults as redis_defaults
 from scrapy_redis.connection import get_redis_from_settings
 
 from newsspider.scaleout.keys import BUSY, IDLE, CrawlKeys, crawl_keys, worker_id
@@ -37,10 +41,37 @@ logger = logging.getLogger(__name__)
 
 SHARED_SCHEDULER = "newsspider.scaleout.SharedScheduler"
 STAT = "newsspider/scaleout/"
+# Request meta: the lease a taken request holds, and the lease whose response yielded a request.
+LEASE_META = "newsspider_lease"
+PARENT_META = "newsspider_parent"
+# Requests queued in one round trip (a listing page's articles), and taken in one.
+PUSH_BATCH = 256
+TAKE_BATCH = 16
+# A worker with requests in progress asks for more once it has room for this many:
+# one round trip per few requests instead of one per response (CPU-bound crawls).
+TAKE_LOW_WATER = 4
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def repeat_key(request: Request, fingerprint: str) -> str | None:
+    """What makes a ``dont_filter`` request a repeat: its parent lease and itself.
+
+    A continuation page (or a start request) names the lease whose response
+    yielded it (``PARENT_META``, set by the spider middleware); a retry or a
+    redirect is a copy of a leased request (``LEASE_META``) and adds its retry
+    count.  Crawled again after its worker died, the parent yields the same
+    keys, which are then not queued again.  None: an unrelated request.
+    """
+    parent = request.meta.get(PARENT_META)
+    if parent is not None:
+        return f"{parent}:{fingerprint}"
+    lease = request.meta.get(LEASE_META)
+    if lease is not None:
+        return f"{lease}:{request.meta.get('retry_times', 0)}:{fingerprint}"
+    return None
 
 
 def budget_slot(request: Request) -> str:
@@ -60,6 +91,8 @@ class Lease:
     request: Request | None
     # This worker's share of the host budget, held from the take to the end of the download.
     share_held: bool = True
+    # Handed to the engine (until then it waits in the scheduler, taken in a batch).
+    dispatched: bool = False
     # Out of the engine: its items went through the pipelines, its requests were queued.
     handled: bool = False
 
@@ -107,6 +140,11 @@ class SharedCrawl:
         self.crawler = crawler
         self.server = get_redis_from_settings(settings)
         self.scripts = Scripts(self.server)
+        # The downloader's gate awaits Redis instead of blocking the reactor: one
+        # round trip before and one after every download.  Made on first use, in the loop.
+        self._async_scripts: Scripts | None = None
+        self._redis_params = {**redis_defaults.REDIS_PARAMS, **settings.getdict("REDIS_PARAMS"),
+                              "url": settings.get("REDIS_URL")}
         self.keys: CrawlKeys = crawl_keys(settings, crawler.spidercls.name)
         self.prefix = self.keys.prefix
         self.worker = worker_id()
@@ -119,7 +157,7 @@ class SharedCrawl:
         # A worker counts as wanting requests for this long after it last asked.
         self.want_window = max(1.0, 2 * self.heartbeat)
         # Requests in this worker at once (downloading or being processed).
-        self.room = settings.getint("CONCURRENT_REQUESTS")
+        self.capacity = settings.getint("CONCURRENT_REQUESTS")
         self.concurrency = settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN")
         self.jitter = settings.getfloat("DOWNLOAD_DELAY_JITTER", 0.0)
         self.throttle: Throttle | None = None
@@ -134,10 +172,18 @@ class SharedCrawl:
         self.delay = delay
         self.slot_settings: dict[str, dict[str, Any]] = settings.getdict("DOWNLOAD_SLOTS")
         self.leases: dict[str, Lease] = {}
+        self._pushes: list[tuple[Request, str, int, str, str, bytes]] = []
+        self._push_due = False
+        #: Called with each request the dupefilter dropped (the scheduler logs it).
+        self.on_duplicate: Any = None
         self._lease_of: dict[Request, Lease] = {}
         self.transfers: dict[Request, Transfer] = {}
         self._tokens = 0
         self.last_take = 0  # the TAKE script's answer code (see lua.TAKE)
+        # When the last take was refused (or found nothing), and whether something
+        # that could change the answer happened here since (a push, a share returned).
+        self._refused_at: float | None = None
+        self._nudged = False
         self._opened = False
 
     @classmethod
@@ -191,51 +237,126 @@ class SharedCrawl:
 
     # -- the queue -----------------------------------------------------------
 
-    def push(self, request: Request, entry: bytes) -> None:
-        self.scripts.push(args=[self.prefix, budget_slot(request), -request.priority, entry])
+    def push(self, request: Request, entry: bytes, fingerprint: str | None,
+             repeat_key: str | None = None) -> None:
+        """Queue a request, in the next batch.
+
+        ``fingerprint`` (None: dont_filter) is checked against the dupefilter's
+        set, ``repeat_key`` (see :func:`repeat_key`) against the repeats already
+        queued.
+
+        A batch goes out at the reactor's next turn, before this worker takes,
+        beats or acks, or when it is full: a listing page's articles cost one
+        round trip, not two each.
+        """
+        self._pushes.append((request, budget_slot(request), -request.priority, fingerprint or "",
+                             repeat_key or "", entry))
+        self._nudged = True
+        if len(self._pushes) >= PUSH_BATCH:
+            self.flush_pushes()
+        elif not self._push_due:
+            self._push_due = True
+            call_later(0, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._push_due = False
+        self.flush_pushes()
+
+    def flush_pushes(self) -> None:
+        if not self._pushes:
+            return
+        batch, self._pushes = self._pushes, []
+        args: list[Any] = [self.prefix]
+        for _, slot, score, fingerprint, repeat, entry in batch:
+            args += [slot, score, fingerprint, repeat, entry]
+        flags = self.scripts.push(args=args)
+        stats = self.crawler.stats
+        queued = sum(int(flag) for flag in flags)
+        if stats is not None:
+            stats.inc_value("scheduler/enqueued/redis", queued)
+            if queued < len(batch):
+                stats.inc_value("dupefilter/filtered", len(batch) - queued)
+        if self.on_duplicate is not None:
+            for (request, *_), flag in zip(batch, flags, strict=True):
+                if not int(flag):
+                    self.on_duplicate(request)
 
     def queued(self) -> int:
+        self.flush_pushes()
         return int(self.scripts.queued(args=[self.prefix]))
 
-    def has_room(self) -> bool:
-        """Fewer requests in this worker (downloading or being processed) than ``CONCURRENT_REQUESTS``."""
-        inprogress = _engine_inprogress(self.crawler)
-        return inprogress is None or len(inprogress) < self.room
+    def room(self) -> int:
+        """How many requests this worker should ask for now (0: none).
 
-    def take(self) -> tuple[str, str, bytes] | None:
-        """``(lease id, slot, entry)`` of the next request this worker may download now, or None."""
+        Room is ``CONCURRENT_REQUESTS`` minus the requests in progress (downloading
+        or being processed).  With some in progress it asks only once room for
+        ``TAKE_LOW_WATER`` has opened, and not again within ``poll`` seconds of a
+        refused or empty take unless it queued a request or gave a share back
+        meanwhile: on a loaded host every round trip on the reactor costs
+        milliseconds, and the engine asks after every response.
+        """
+        inprogress = _engine_inprogress(self.crawler)
+        busy = len(inprogress) if inprogress is not None else 0
+        room = self.capacity - busy - sum(1 for lease in self.leases.values() if not lease.dispatched)
+        if room <= 0 or (busy and room < min(TAKE_LOW_WATER, self.capacity)):
+            return 0
+        if (self._refused_at is not None and not self._nudged
+                and monotonic() - self._refused_at < self.poll):
+            return 0
+        return room
+
+    def take(self, most: int) -> list[tuple[str, str, bytes]]:
+        """``(lease id, slot, entry)`` of up to ``most`` requests this worker may download now."""
+        self.flush_pushes()
         reply = self.scripts.take(args=[self.prefix, self.worker, self.want_window,
-                                        self.token_ttl, self.concurrency])
+                                        self.token_ttl, self.concurrency, most])
         self.last_take = int(reply[0])
         if self.last_take == 1:
-            return _text(reply[1]), _text(reply[2]), bytes(reply[3])
+            self._refused_at = None
+        else:
+            self._refused_at, self._nudged = monotonic(), False
         if self.last_take == 2:
             self._stat("queue/host_full")
         elif self.last_take == 3:
             self._stat("queue/share_used")
-        return None
+        return [(_text(reply[i]), _text(reply[i + 1]), bytes(reply[i + 2]))
+                for i in range(1, len(reply), 3)]
 
-    def lease(self, lease_id: str, slot: str, request: Request) -> None:
+    def lease(self, lease_id: str, slot: str, request: Request) -> Lease:
         lease = Lease(lease_id, slot, request)
         self.leases[lease_id] = lease
         self._lease_of[request] = lease
         self._stat("leases/taken")
+        return lease
 
     # -- transfers (the downloader) ------------------------------------------
+
+    def _gate(self) -> Scripts:
+        if self._async_scripts is None:
+            params = dict(self._redis_params)
+            params.pop("redis_cls", None)
+            self._async_scripts = Scripts(AsyncRedis.from_url(params.pop("url"), **params))
+        return self._async_scripts
 
     async def transfer_turn(self, request: Request) -> None:
         """Wait until this download holds one of its host's transfer tokens and its turn."""
         slot = budget_slot(request)
         self._tokens += 1
         token = f"x{self._tokens}"
+        gate = self._gate()
         waited_since = None
         while True:
             factor = 1 + random.uniform(0, self.jitter) if self.jitter > 0 else 1.0
-            code, value = self.scripts.start(args=[
+            code, value = await gate.start(args=[
                 self.prefix, self.worker, slot, token, self.token_ttl, factor, self.concurrency,
                 self.delay,
             ])
             if int(code) == 0:
+                if float(_text(value)) > 0:
+                    # Runs at the start of the next reactor pass, before the one that
+                    # writes the request (the caller hands it to the download handler
+                    # now): the host's next turn counts from there.
+                    asyncio.get_running_loop().call_soon(self._confirm, slot, factor)
                 break
             if waited_since is None:
                 waited_since = monotonic()
@@ -250,7 +371,15 @@ class SharedCrawl:
             self._stat("politeness/wait_ms", round((monotonic() - waited_since) * 1000))
         self.transfers[request] = Transfer(token, slot, self._lease_of.pop(request, None))
 
-    def end_transfer(self, request: Request, response: Response | None) -> None:
+    def _confirm(self, slot: str, factor: float) -> None:
+        try:
+            self.scripts.confirm(args=[self.prefix, slot, factor, self.delay])
+        except RedisError as exc:
+            # The turn stays pending for lua.PENDING seconds, then the next one may go.
+            self._stat("redis_errors")
+            logger.warning("shared crawl %s: confirming a turn failed: %s", self.keys.crawl_id, exc)
+
+    async def end_transfer(self, request: Request, response: Response | None) -> None:
         """Give the download's token back; with AutoThrottle, its latency adjusts the host's delay."""
         transfer = self.transfers.pop(request, None)
         if transfer is None:
@@ -260,13 +389,21 @@ class SharedCrawl:
                            lease.id if lease is not None and lease.share_held else ""]
         if lease is not None:
             lease.share_held = False
+            self._nudged = True
         throttle = self.throttle
         latency = request.meta.get("download_latency")
         if (throttle is not None and response is not None and latency is not None
                 and request.meta.get("autothrottle_dont_adjust_delay", False) is not True):
             args += [float(latency), response.status, throttle.target_concurrency,
                      throttle.min_delay, throttle.max_delay, throttle.start_delay]
-        delay = _text(self.scripts.finish(args=args))
+        try:
+            delay = _text(await self._gate().finish(args=args))
+        except RedisError as exc:
+            # The tokens lapse by themselves (NEWSSPIDER_REDIS_LEASE_SECONDS): no longer renewed.
+            self._stat("redis_errors")
+            logger.warning("shared crawl %s: returning a transfer token failed: %s",
+                           self.keys.crawl_id, exc)
+            return
         if delay and self.crawler.stats is not None:
             self.crawler.stats.set_value(STAT + "politeness/delay_ms", round(float(delay) * 1000))
             if throttle is not None and throttle.debug:
@@ -283,7 +420,7 @@ class SharedCrawl:
             return
         unshared = []
         for lease in self.leases.values():
-            if lease.handled or lease.request in inprogress:
+            if lease.handled or not lease.dispatched or lease.request in inprogress:
                 continue
             lease.handled = True
             if lease.request is not None:
@@ -305,6 +442,8 @@ class SharedCrawl:
         ids = [i for i in ids if i in self.leases]
         if not ids:
             return 0
+        # The requests they yielded go to Redis first: acked, a lease's children must be queued.
+        self.flush_pushes()
         self.scripts.ack(args=[self.prefix, self.worker, *ids])
         for lease_id in ids:
             self.leases.pop(lease_id, None)
@@ -323,6 +462,7 @@ class SharedCrawl:
     # -- heartbeat -----------------------------------------------------------
 
     def beat(self, busy: bool) -> Beat:
+        self.flush_pushes()
         tokens = [f"xfer|{t.slot}|{t.token}" for t in self.transfers.values()]
         tokens += [f"out|{lease.slot}|{lease.id}" for lease in self.leases.values()
                    if lease.share_held]

@@ -19,8 +19,8 @@ BUSY, IDLE = "busy", "idle"
 
 # Keys with one instance per crawl (the Lua scripts spell the same names).
 CRAWL_KEYS = (
-    "queue", "dupefilter", "seed", "seeded", "workers", "activity", "seq", "want",
-    "budget", "delay", "next", "slots",
+    "queue", "dupefilter", "repeats", "seed", "seeded", "workers", "activity", "seq", "want",
+    "budget", "delay", "next", "pending", "slots",
 )
 # Keys with one instance per host slot, and per worker.
 SLOT_KEYS = ("queue", "out", "xfer")

@@ -17,8 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 _COMMON = r"""
+-- Seconds a granted turn waits for its confirmation before the next one may go.
+local PENDING = 2.0
+
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -82,57 +86,87 @@ local function drop_tokens(p, worker)
 end
 """
 
-# ARGV: prefix, slot, score, entry.  A 12-digit id (from :seq) prefixes the
-# entry: members stay unique and equal scores pop first in, first out.
+# ARGV: prefix, then per request: slot, score, fingerprint, repeat key, entry.
+# A request whose fingerprint ('' = dont_filter) is in the dupefilter set, or
+# whose repeat key ('' = none) is in :repeats, is dropped: the repeat key of
+# a dont_filter request names its parent lease, so a parent crawled again
+# after its worker died does not queue its continuation pages or retries a
+# second time.  The others get a 12-digit id (from :seq) before the entry, so
+# members stay unique and equal scores pop first in, first out.  Returns one
+# 1 (queued) or 0 (dropped) per request.
 PUSH = r"""
-local p, slot, score = ARGV[1], ARGV[2], ARGV[3]
-local n = redis.call('INCR', p .. ':seq')
-redis.call('ZADD', p .. ':queue:' .. slot, score, string.format('%012d', n) .. ARGV[4])
-redis.call('SADD', p .. ':slots', slot)
-index_add(p, slot, score)
-return n
+local p = ARGV[1]
+local out = {}
+for i = 2, #ARGV, 5 do
+  local slot, score, fp, repeat_key = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if (fp ~= '' and redis.call('SADD', p .. ':dupefilter', fp) == 0)
+      or (repeat_key ~= '' and redis.call('SADD', p .. ':repeats', repeat_key) == 0) then
+    table.insert(out, 0)
+  else
+    local n = redis.call('INCR', p .. ':seq')
+    redis.call('ZADD', p .. ':queue:' .. slot, score, string.format('%012d', n) .. ARGV[i + 4])
+    redis.call('SADD', p .. ':slots', slot)
+    index_add(p, slot, score)
+    table.insert(out, 1)
+  end
+end
+return out
 """
 
-# ARGV: prefix, worker, want window (s), token ttl (s), default per-host limit.
-# Returns {1, id, slot, entry} | {0} nothing queued | {2} every host at its
-# limit | {3} this worker holds its share where there was room.
+# ARGV: prefix, worker, want window (s), token ttl (s), default per-host limit,
+# most to take.  Takes requests while the host of the best one has room: the
+# crawl holds fewer than its limit taken and not yet downloaded (:out:<slot>)
+# and this worker fewer than ceil(limit / workers wanting).  Returns {1, id,
+# slot, entry, id, slot, entry, …} | {0} nothing queued | {2} every host at
+# its limit | {3} this worker holds its share where there was room.
 TAKE = r"""
 local p, worker = ARGV[1], ARGV[2]
 local window, ttl, default_limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local most = tonumber(ARGV[6])
 local now = clock()
 redis.call('ZADD', p .. ':want', now, worker)
 redis.call('ZREMRANGEBYSCORE', p .. ':want', '-inf', now - window)
 local wanting = math.max(1, redis.call('ZCARD', p .. ':want'))
-local slots = redis.call('ZRANGE', p .. ':queue', 0, -1)
-if #slots == 0 then return {0} end
 local mark = worker .. '|'
-local reason = 2
-for _, slot in ipairs(slots) do
-  local out = p .. ':out:' .. slot
-  redis.call('ZREMRANGEBYSCORE', out, '-inf', now)
-  local limit = budget(p, 'concurrency', slot, default_limit)
-  local holders = redis.call('ZRANGE', out, 0, -1)
-  if #holders < limit then
-    local mine = 0
-    for _, h in ipairs(holders) do
-      if string.sub(h, 1, #mark) == mark then mine = mine + 1 end
-    end
-    if mine < math.ceil(limit / wanting) then
-      local popped = redis.call('ZPOPMIN', p .. ':queue:' .. slot)
-      if #popped > 0 then
-        local member, score = popped[1], popped[2]
-        local id = string.sub(member, 1, 12)
-        redis.call('HSET', p .. ':leased:' .. worker, id, score .. '\n' .. slot .. '\n' .. member)
-        redis.call('ZADD', out, now + ttl, mark .. id)
-        index_head(p, slot)
-        return {1, id, slot, string.sub(member, 13)}
+local taken = {1}
+local reason = 0
+while #taken < 1 + 3 * most do
+  local slots = redis.call('ZRANGE', p .. ':queue', 0, -1)
+  if #slots == 0 then break end
+  local got = false
+  reason = 2
+  for _, slot in ipairs(slots) do
+    local out = p .. ':out:' .. slot
+    redis.call('ZREMRANGEBYSCORE', out, '-inf', now)
+    local limit = budget(p, 'concurrency', slot, default_limit)
+    local holders = redis.call('ZRANGE', out, 0, -1)
+    if #holders < limit then
+      local mine = 0
+      for _, h in ipairs(holders) do
+        if string.sub(h, 1, #mark) == mark then mine = mine + 1 end
       end
-      index_head(p, slot)
-    else
-      reason = 3
+      if mine < math.ceil(limit / wanting) then
+        local popped = redis.call('ZPOPMIN', p .. ':queue:' .. slot)
+        index_head(p, slot)
+        if #popped > 0 then
+          local member, score = popped[1], popped[2]
+          local id = string.sub(member, 1, 12)
+          redis.call('HSET', p .. ':leased:' .. worker, id, score .. '\n' .. slot .. '\n' .. member)
+          redis.call('ZADD', out, now + ttl, mark .. id)
+          table.insert(taken, id)
+          table.insert(taken, slot)
+          table.insert(taken, string.sub(member, 13))
+          got = true
+          break
+        end
+      else
+        reason = 3
+      end
     end
   end
+  if not got then break end
 end
+if #taken > 1 then return taken end
 return {reason}
 """
 
@@ -149,6 +183,10 @@ return n
 # ARGV: prefix, worker, slot, token, ttl, gap factor, default limit, default delay.
 # Returns {0, delay} go (a transfer token is held) | {1, ''} the host has its
 # limit in flight | {2, seconds} the host's next request is not due yet.
+# With a delay, the turn is pending until the worker confirms (CONFIRM) that
+# its request is leaving, at most PENDING seconds: the next turn counts from
+# the confirmation, which the worker sends in the reactor pass that writes the
+# request, not from this grant, which a busy reactor may act on much later.
 START = r"""
 local p, worker, slot, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local ttl, factor = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -163,12 +201,27 @@ local delay = redis.call('HGET', p .. ':delay', slot)
 if delay then delay = tonumber(delay) else delay = budget(p, 'delay', slot, default_delay) end
 if delay > 0 then
   local due = tonumber(redis.call('HGET', p .. ':next', slot) or '0')
+  local pending = tonumber(redis.call('HGET', p .. ':pending', slot) or '0')
+  if pending > now then return {2, fmt(math.min(pending - now, delay))} end
   if now < due then return {2, fmt(due - now)} end
   redis.call('HSET', p .. ':next', slot, fmt(now + delay * factor))
+  redis.call('HSET', p .. ':pending', slot, fmt(now + PENDING))
 end
 redis.call('ZADD', xfer, now + ttl, worker .. '|' .. token)
 redis.call('SADD', p .. ':slots', slot)
 return {0, fmt(delay)}
+"""
+
+# ARGV: prefix, slot, gap factor, default delay.  The granted request is
+# leaving now: the host's next turn is a delay from here.
+CONFIRM = r"""
+local p, slot, factor = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local now = clock()
+local delay = redis.call('HGET', p .. ':delay', slot)
+if delay then delay = tonumber(delay) else delay = budget(p, 'delay', slot, tonumber(ARGV[4])) end
+redis.call('HDEL', p .. ':pending', slot)
+redis.call('HSET', p .. ':next', slot, fmt(now + delay * factor))
+return fmt(delay)
 """
 
 # ARGV: prefix, worker, slot, token, lease id or '', then for AutoThrottle
@@ -287,8 +340,8 @@ local queued = 0
 for _, slot in ipairs(redis.call('ZRANGE', p .. ':queue', 0, -1)) do
   queued = queued + redis.call('ZCARD', p .. ':queue:' .. slot)
 end
-for _, name in ipairs({'queue', 'dupefilter', 'seed', 'seeded', 'workers', 'activity', 'seq',
-                       'want', 'budget', 'delay', 'next', 'slots'}) do
+for _, name in ipairs({'queue', 'dupefilter', 'repeats', 'seed', 'seeded', 'workers', 'activity',
+                       'seq', 'want', 'budget', 'delay', 'next', 'pending', 'slots'}) do
   redis.call('EXPIRE', p .. ':' .. name, keyttl)
 end
 for _, slot in ipairs(redis.call('SMEMBERS', p .. ':slots')) do
@@ -327,7 +380,7 @@ return {'wait', holder}
 class Scripts:
     """The scripts, registered on one client (EVALSHA, loaded again if the server forgot them)."""
 
-    def __init__(self, server: Redis) -> None:
+    def __init__(self, server: Redis | AsyncRedis) -> None:
         def script(body: str) -> Any:
             return server.register_script(_COMMON + body)
 
@@ -335,6 +388,7 @@ class Scripts:
         self.take = script(TAKE)
         self.queued = script(QUEUED)
         self.start = script(START)
+        self.confirm = script(CONFIRM)
         self.finish = script(FINISH)
         self.release = script(RELEASE)
         self.ack = script(ACK)

@@ -7,8 +7,8 @@ start requests on — they are the listing pages, requested with
 one is queued.  Every other worker takes its requests from the shared queue;
 until the crawl is seeded it waits, and if the seeding worker goes silent
 for ``NEWSSPIDER_REDIS_WORKER_TIMEOUT`` before it is done, the waiting
-worker that notices first seeds the crawl again (listing pages already
-queued may then be fetched twice; the dupefilter drops their articles).
+worker that notices first seeds the crawl again; start requests already
+queued are not queued twice (each is marked as a child of ``seed``).
 
 Stats: ``newsspider/scaleout/seeded`` (1 on the worker that seeded),
 ``…/joined`` (1 on the others), ``…/reseeded`` (1 on a worker that took the
@@ -21,11 +21,12 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import sleep
 
-from newsspider.scaleout.crawl import STAT, SharedCrawl
+from newsspider.scaleout.crawl import PARENT_META, STAT, SharedCrawl
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ class SeedOnceMiddleware:
         logger.info("seeding shared crawl %s", crawl_id)
         try:
             async for request_or_item in start:
+                if isinstance(request_or_item, Request):
+                    # A worker that seeds again queues none of these twice.
+                    request_or_item.meta.setdefault(PARENT_META, "seed")
                 yield request_or_item
         except Exception:
             # A start that fails stays failed: the others must not wait for it.
