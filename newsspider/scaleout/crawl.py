@@ -288,16 +288,23 @@ class SharedCrawl:
     def room(self) -> int:
         """How many requests this worker should ask for now (0: none).
 
-        Room is ``CONCURRENT_REQUESTS`` minus the requests in progress (downloading
-        or being processed).  With some in progress it asks only once room for
-        ``TAKE_LOW_WATER`` has opened, and not again within ``poll`` seconds of a
-        refused or empty take unless it queued a request or gave a share back
-        meanwhile: on a loaded host every round trip on the reactor costs
-        milliseconds, and the engine asks after every response.
+        Room to download — ``CONCURRENT_REQUESTS`` minus the downloads under
+        way, Scrapy's own rule — but no more than twice that downloading or
+        being processed: a worker behind on parsing leaves the queue to the
+        others, while the pipelines' helpers (body workers, the store) still
+        get work queued (with one limit for both, a CPU-bound worker's
+        reactor waited on its helpers).  With some in progress it asks only
+        once room for ``TAKE_LOW_WATER`` has opened, and not again within
+        ``poll`` seconds of a refused or empty take unless it queued a request
+        or gave a share back meanwhile: on a loaded host every round trip on
+        the reactor costs milliseconds, and the engine asks after every response.
         """
         inprogress = _engine_inprogress(self.crawler)
         busy = len(inprogress) if inprogress is not None else 0
-        room = self.capacity - busy - sum(1 for lease in self.leases.values() if not lease.dispatched)
+        engine = self.crawler.engine
+        downloading = len(engine.downloader.active) if engine is not None else 0
+        waiting = sum(1 for lease in self.leases.values() if not lease.dispatched)
+        room = min(self.capacity - downloading, 2 * self.capacity - busy) - waiting
         if room <= 0 or (busy and room < min(TAKE_LOW_WATER, self.capacity)):
             return 0
         if (self._refused_at is not None and not self._nudged
