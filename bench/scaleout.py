@@ -5,7 +5,8 @@ processes sharing one crawl through a private ``redis-server`` into one
 embedded store (nx-27017), against an in-process replica:
 
 * ``scaleout_share_min`` — the smallest worker's share of the articles
-  (``item_scraped_count`` of its ``runs`` record over the crawl's) with 3
+  (items scraped or dropped as duplicates, from its ``runs`` record, over
+  the crawl's) with 3
   workers on a 480-article replica whose every page takes 50 ms, per-host
   limit 8 (the default), the crawl walking its listing pages as usual.  A
   third is ideal; before the leases, one worker took everything (0.0).  The
@@ -194,7 +195,9 @@ class Bench:
                 raise BenchError(f"{label}: a worker exited with {code}:\n{tail}")
         client: MongoClient[dict[str, Any]] = MongoClient(self.store_uri)
         try:
+            # Articles through the whole pipeline chain: stored, or merged as duplicates.
             items = [int(run["stats"].get("item_scraped_count", 0))
+                     + int(run["stats"].get("item_dropped_count", 0))
                      for run in client[db_name].runs.find()]
             client.drop_database(db_name)
         finally:
