@@ -22,14 +22,10 @@ process's own slot delay and AutoThrottle are not used (Scrapy's
 ``_process_queue`` still applies the slot's own concurrency, which is the
 same limit).  Each download task first takes one of the host's transfer
 tokens in Redis and the host's turn
-(:meth:`~newsspider.scaleout.crawl.SharedCrawl.transfer_turn`, waiting
-without blocking the reactor when refused), and gives the token back when
-the transfer ends, with its latency for AutoThrottle's shared delay.  The
-turn is taken inside the task, just before the request is handed to the
-download handler: taken when the task is scheduled instead, a busy reactor
-(parsing the responses of a crawl) let 8–10 ms pass before the request went
-out, and the portal saw requests from two workers 11 ms apart at a 20 ms
-delay.
+(:meth:`~newsspider.scaleout.crawl.SharedCrawl.transfer_turn`, awaiting Redis
+and waiting without blocking the reactor when refused), then hands the
+request to the download handler at once, and gives the token back when the
+transfer ends, with its latency for AutoThrottle's shared delay.
 
 Enabled by the ``DOWNLOADER`` setting.  Settings and stats of the shared
 crawl: :mod:`newsspider.scaleout`; none of its own.

@@ -21,7 +21,11 @@ How it works, and why:
   stop), acks it, and leaves the rest queued; what the store may not have
   (flush timed out, store unreachable) goes back to the queue at close.
   Redirects and retries are new requests, queued before their original is
-  acked.  So a page is fetched at most twice unless two workers die with it.
+  acked.  A ``dont_filter`` request a lease's response yields (a continuation
+  page; likewise a retry, a start request) carries a repeat key naming that
+  lease (:class:`.ParentMiddleware`), so a lease crawled a second time does not
+  queue it again.  So a page is fetched at most twice unless two workers die
+  with it.
 
 * **Fair share: a worker takes a request only when it can download it now.**
   The queue is one priority queue per host slot (``…:queue:<slot>``, indexed
@@ -38,14 +42,23 @@ How it works, and why:
   budget was taken (nothing else would wake it).  Without this, Scrapy's
   engine pulls ``CONCURRENT_REQUESTS`` requests the moment they are queued,
   and the worker that parses a listing page takes all its articles.
+  It takes what it may in one script (a batch), and queues requests in one
+  script per reactor turn (checking the dupefilter's set there): on a loaded
+  host each synchronous round trip on the reactor cost milliseconds.
 
 * **One politeness budget for the crawl** (:mod:`newsspider.downloader`).
   Just before a download starts, the downloader asks Redis for one of the
   host's transfer tokens (``…:xfer:<slot>``, at most
   ``CONCURRENT_REQUESTS_PER_DOMAIN`` crawl-wide) and for its turn: the
-  host's next request may not start before ``…:next`` (the last start plus
-  the delay, ``DOWNLOAD_DELAY`` or AutoThrottle's; ``DOWNLOAD_DELAY_JITTER``
-  only ever lengthens it).  A refused download waits and asks again (stats
+  host's next request may not start before ``…:next`` (the delay,
+  ``DOWNLOAD_DELAY`` or AutoThrottle's, after the last one left;
+  ``DOWNLOAD_DELAY_JITTER`` only ever lengthens it).  A granted turn stays
+  pending (``…:pending``) until its worker confirms, at the start of the
+  reactor pass that writes the request, and the next turn counts from that
+  confirmation — counted from the grant, a busy reactor sent some requests
+  tens of milliseconds late, and the portal saw 48 ms between two workers'
+  requests at a 100 ms delay.  A refused download waits and asks again,
+  awaiting an asyncio client, not blocking the reactor (stats
   ``newsspider/scaleout/politeness/*``).  The gate is at the transfer, not at
   the take, because the gap must hold where the portal sees it, and because
   requests Scrapy makes itself (robots.txt, media pipelines) never pass
@@ -57,8 +70,8 @@ How it works, and why:
   adjusts the host's one delay in Redis (``…:delay``) by AutoThrottle's own
   formula, in the script that returns the token.  The crawl's limit and
   delay are the first worker's settings (``…:budget``); a worker started
-  with others logs a warning.  The budget is per host name (or
-  ``download_slot`` meta), also with ``CONCURRENT_REQUESTS_PER_IP``.
+  with others logs a warning.  The budget is per Scrapy download slot: the
+  host name, or the ``download_slot`` meta.
 
 * **Seeded once, even if the seeder dies** (:mod:`.seed`), **finished only
   when nothing is queued or leased anywhere** and every worker has been idle
@@ -69,16 +82,20 @@ Keys (``<id>`` = ``NEWSSPIDER_CRAWL_ID`` or the spider name, prefix
 12-digit id + the scrapy-redis-encoded request, score ``-priority``), ``seq``
 (entry ids), ``leased:<worker>`` (id → score, slot, entry), ``out:<slot>`` and
 ``xfer:<slot>`` (``worker|token`` → expiry), ``want`` (worker → last ask),
-``budget``, ``delay``, ``next`` (per slot), ``slots`` (every slot seen),
-``dupefilter`` (fingerprints), ``seed``/``seeded``, ``workers`` (worker →
+``budget``, ``delay``, ``next``, ``pending`` (per slot), ``slots`` (every slot
+seen), ``dupefilter`` (fingerprints), ``repeats`` (repeat keys),
+``seed``/``seeded``, ``workers`` (worker →
 ``<time> busy|idle``), ``activity`` (last busy heartbeat).  Every heartbeat
 renews their expiry (``NEWSSPIDER_REDIS_KEY_TTL``); the last worker out of a
 finished crawl deletes them.  One Redis server (the scripts compute key
 names, so not a Redis Cluster).
 
-Cost: per request, one script to queue it, one to take it, one before and
-one after its download, plus the dupefilter's ``SADD`` — each a round trip,
-synchronous on the reactor like scrapy-redis's own (~0.1 ms on loopback).
+Cost: per request, a share of one script that queues a batch and of one
+that takes a batch (synchronous on the reactor, as scrapy-redis's calls
+are), one awaited script before and one after its download, and with a
+delay one more synchronous script to confirm its turn; every heartbeat one
+script, every second an ack.  Measured: ``make bench``'s
+``scaleout_plain_vs_shared_1`` and docs/scaling.md.
 
 Settings read: ``REDIS_URL``, ``NEWSSPIDER_CRAWL_ID``,
 ``NEWSSPIDER_REDIS_IDLE_SECONDS``, ``NEWSSPIDER_REDIS_HEARTBEAT_SECONDS``,
