@@ -161,7 +161,7 @@ class Bench:
                if k not in ("MONGO_URI", "MONGO_DATABASE", "REDIS_URL", "NEWSSPIDER_DATA_DIR")}
         env.update({
             "MONGO_URI": self.store_uri, "MONGO_DATABASE": db_name,
-            "NEWSSPIDER_AUTOTHROTTLE": "false", "NEWSSPIDER_MONITOR_MIN_ITEMS": "0",
+            "AUTOTHROTTLE_ENABLED": "false", "NEWSSPIDER_MONITOR_MIN_ITEMS": "0",
         })
         if shared:
             env.update({
