@@ -85,7 +85,8 @@ def redis_available() -> str | None:
 
 
 @contextmanager
-def _redis(workdir: Path) -> Iterator[tuple[str, psutil.Process]]:
+def redis_server(workdir: Path) -> Iterator[tuple[str, psutil.Process]]:
+    """A private redis-server on a free loopback port, no persistence: ``(url, process)``."""
     exe = redis_available()
     if exe is None:
         raise BenchError("redis-server is not installed (Debian: apt-get install redis-server)")
@@ -286,7 +287,7 @@ def measure(sizes: Sizes, progress: Callable[[str, Any], None] | None = None) ->
 
     with tempfile.TemporaryDirectory(prefix="newsspider-bench-scaleout-") as tmp:
         workdir = Path(tmp)
-        with EmbeddedStore(workdir / "store") as store, _redis(workdir) as (redis_url, redis_proc):
+        with EmbeddedStore(workdir / "store") as store, redis_server(workdir) as (redis_url, redis_proc):
             assert store.process is not None
             bench = Bench(workdir, store.uri, psutil.Process(store.process.pid), redis_url,
                           redis_proc)

@@ -8,59 +8,30 @@ subprocesses, as a user runs them.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from redis import Redis
 
-from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from bench.scaleout import redis_available
+from bench.scaleout import redis_server as bench_redis_server
+from tests.conftest import REPO, crawl_command, crawl_env
 
 
 @contextmanager
 def redis_server(workdir: Path) -> Iterator[str]:
-    """A private redis-server, no persistence; yields its URL."""
-    exe = shutil.which("redis-server")
-    if exe is None:
+    """A private redis-server (the bench's); yields its URL."""
+    if redis_available() is None:
         message = "redis-server is not installed (apt-get install redis-server)"
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    client = Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+    with bench_redis_server(workdir) as (url, _):
+        yield url
 
 
 def start_worker(
@@ -76,17 +47,8 @@ def start_worker(
     spider: str = "ofweek",
 ) -> subprocess.Popen[bytes]:
     """One ``scrapy crawl`` worker of a shared crawl, its log in ``log``."""
-    cmd = [str(Path(sys.executable).with_name("scrapy")), "crawl", spider]
-    for arg in args:
-        cmd += ["-a", arg]
-    merged = {"AUTOTHROTTLE_ENABLED": "False", "LOG_LEVEL": "INFO", **(settings or {})}
-    for name, value in merged.items():
-        cmd += ["-s", f"{name}={value}"]
     full_env = {
-        **os.environ,
-        "MONGO_URI": mongo_uri,
-        "MONGO_DATABASE": db_name,
-        "NEWSSPIDER_DATA_DIR": str(data_dir),
+        **crawl_env(mongo_uri, db_name, data_dir),
         "REDIS_URL": redis_url,
         "NEWSSPIDER_REDIS_IDLE_SECONDS": "1",
         "NEWSSPIDER_REDIS_HEARTBEAT_SECONDS": "0.2",
@@ -94,8 +56,8 @@ def start_worker(
         "NEWSSPIDER_MONITOR_MIN_ITEMS": "0",
         **(env or {}),
     }
-    return subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=subprocess.DEVNULL,
-                            stderr=log.open("wb"))
+    return subprocess.Popen(crawl_command(spider, *args, settings=settings), cwd=REPO,
+                            env=full_env, stdout=subprocess.DEVNULL, stderr=log.open("wb"))
 
 
 def wait_all(workers: list[subprocess.Popen[bytes]], logs: list[Path],

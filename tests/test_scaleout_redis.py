@@ -150,9 +150,9 @@ def test_repeat_keys_name_the_parent_lease() -> None:
 
 def test_crawl_keys_are_namespaced_per_crawl_id() -> None:
     keys = CrawlKeys("ofweek")
-    assert keys.queue == "newsspider:ofweek:queue"
-    assert keys.slot_queue("www.ofweek.com") == "newsspider:ofweek:queue:www.ofweek.com"
-    assert keys.leased("vm:12") == "newsspider:ofweek:leased:vm:12"
+    assert keys.key("queue") == "newsspider:ofweek:queue"
+    assert keys.key("queue", "www.ofweek.com") == "newsspider:ofweek:queue:www.ofweek.com"
+    assert keys.key("leased", "vm:12") == "newsspider:ofweek:leased:vm:12"
     assert set(keys.all()) == {
         f"newsspider:ofweek:{name}" for name in (
             "queue", "dupefilter", "repeats", "seed", "seeded", "workers", "activity", "seq",

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from redis import Redis
 
+from newsspider.exitcodes import EXIT_CHECKS
 from newsspider.replica.model import Scenario
 from newsspider.replica.server import ReplicaServer
 from tests.scaleout_kit import redis_server, start_worker, wait_all, worker_name
@@ -148,14 +149,20 @@ def test_one_delay_holds_between_all_workers(redis_url, mongo_uri, mongo_db, tmp
         crawl.start(3)
         wait_all(crawl.workers, crawl.logs)
         _all_stored(crawl)
-        arrivals = sorted(arrived for _, arrived, _ in replica.request_log)
+        log = sorted(replica.request_log, key=lambda entry: entry[1])
+        arrivals = [arrived for _, arrived, _ in log]
+    closest = sorted((round(b[1] - a[1], 4), a[0], b[0]) for a, b in itertools.pairwise(log))[:3]
     # Three workers with a private 0.1 s delay each would send about three requests
     # per 0.1 s.  Shared, the portal sees one per delay: the whole crawl spans at
-    # least (requests - 1) delays, and no two requests come much closer than one.
-    # The margin is the time from the gate in Redis to the request reaching the
-    # portal (reactor and OS scheduling on a loaded machine): measured up to 18 ms.
+    # least (requests - 1) delays, nine gaps in ten are a delay, and no two requests
+    # come together.  A gap falls short when one request reached the portal late
+    # (its worker's reactor or the OS busy, a new connection): on a loaded 2-vCPU
+    # host up to 14 ms, 39 ms with another crawl running beside — as for one
+    # Scrapy process alone with the same delay (docs/scaling.md).
+    gaps = sorted(b - a for a, b in itertools.pairwise(arrivals))
     assert arrivals[-1] - arrivals[0] >= (len(arrivals) - 1) * delay * 0.98
-    assert replica.min_gap is not None and replica.min_gap >= delay - 0.03, replica.min_gap
+    assert gaps[len(gaps) // 10] >= 0.9 * delay, closest
+    assert replica.min_gap is not None and replica.min_gap >= delay / 2, closest
     runs = crawl.runs()
     waits = [_stat(r, "newsspider/scaleout/politeness/waits/delay") for r in runs]
     assert sum(1 for w in waits if w) >= 2, waits  # the workers did wait for each other's turns
@@ -250,7 +257,12 @@ def test_sigterm_finishes_what_the_worker_took_and_leaves_the_rest(
         stopped = max(crawl.workers, key=lambda proc: held[proc])
         assert held[stopped] > 0
         stopped.send_signal(signal.SIGTERM)
-        logs = wait_all(crawl.workers, crawl.logs)
+        # A stopped crawl exits EXIT_CHECKS (its finish reason is "shutdown"); the other finishes.
+        assert stopped.wait(timeout=120) == EXIT_CHECKS
+        others = [(w, log) for w, log in zip(crawl.workers, crawl.logs, strict=True)
+                  if w is not stopped]
+        wait_all([w for w, _ in others], [log for _, log in others])
+        logs = [log.read_text(errors="replace") for log in crawl.logs]
         _all_stored(crawl)
         # What it had taken it finished (and acked): no page was fetched twice.
         assert set(_article_hits(crawl)) == {1}

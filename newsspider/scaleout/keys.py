@@ -17,19 +17,18 @@ from scrapy.settings import BaseSettings
 KEY_PREFIX = "newsspider"
 BUSY, IDLE = "busy", "idle"
 
-# Keys with one instance per crawl (the Lua scripts spell the same names).
+# Keys with one instance per crawl (the Lua scripts spell the same names); per
+# host slot there are ``queue:<slot>``, ``out:<slot>`` and ``xfer:<slot>``, per
+# worker ``leased:<worker>``.
 CRAWL_KEYS = (
     "queue", "dupefilter", "repeats", "seed", "seeded", "workers", "activity", "seq", "want",
     "budget", "delay", "next", "pending", "slots",
 )
-# Keys with one instance per host slot, and per worker.
-SLOT_KEYS = ("queue", "out", "xfer")
-WORKER_KEYS = ("leased",)
 
 
 @dataclass(frozen=True, slots=True)
 class CrawlKeys:
-    """The Redis keys of one shared crawl."""
+    """The Redis keys of one shared crawl: ``newsspider:<crawl id>:<name>``."""
 
     crawl_id: str
 
@@ -37,51 +36,21 @@ class CrawlKeys:
     def prefix(self) -> str:
         return f"{KEY_PREFIX}:{self.crawl_id}"
 
-    def key(self, name: str) -> str:
-        return f"{self.prefix}:{name}"
-
-    @property
-    def queue(self) -> str:
-        """Host slots with queued requests, scored by their best request's score."""
-        return self.key("queue")
-
-    def slot_queue(self, slot: str) -> str:
-        return f"{self.queue}:{slot}"
-
-    def leased(self, worker: str) -> str:
-        return self.key(f"leased:{worker}")
-
-    @property
-    def dupefilter(self) -> str:
-        return self.key("dupefilter")
-
-    @property
-    def seed(self) -> str:
-        return self.key("seed")
-
-    @property
-    def seeded(self) -> str:
-        return self.key("seeded")
+    def key(self, name: str, part: str | None = None) -> str:
+        """``<prefix>:<name>``, or ``<prefix>:<name>:<part>`` for a slot's or a worker's key."""
+        return f"{self.prefix}:{name}" if part is None else f"{self.prefix}:{name}:{part}"
 
     @property
     def workers(self) -> str:
         return self.key("workers")
 
     @property
-    def activity(self) -> str:
-        return self.key("activity")
-
-    @property
     def budget(self) -> str:
         return self.key("budget")
 
     @property
-    def delay(self) -> str:
-        return self.key("delay")
-
-    @property
-    def slots(self) -> str:
-        return self.key("slots")
+    def seeded(self) -> str:
+        return self.key("seeded")
 
     def all(self) -> list[str]:
         """The per-crawl keys (per-slot and per-worker ones are found from ``slots``/``workers``)."""

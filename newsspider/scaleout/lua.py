@@ -57,18 +57,22 @@ local function index_add(p, slot, score)
   end
 end
 
--- Put one leased entry back in its slot's queue, with its score and id.
-local function requeue(p, worker, id)
-  local key = p .. ':leased:' .. worker
-  local v = redis.call('HGET', key, id)
-  if not v then return 0 end
+-- A lease as recorded by TAKE ("score\nslot\nmember"): score, slot, member; nil if gone.
+local function lease_of(p, worker, id)
+  local v = redis.call('HGET', p .. ':leased:' .. worker, id)
+  if not v then return nil end
   local a = string.find(v, '\n', 1, true)
   local b = string.find(v, '\n', a + 1, true)
-  local score = string.sub(v, 1, a - 1)
-  local slot = string.sub(v, a + 1, b - 1)
-  redis.call('ZADD', p .. ':queue:' .. slot, score, string.sub(v, b + 1))
+  return string.sub(v, 1, a - 1), string.sub(v, a + 1, b - 1), string.sub(v, b + 1)
+end
+
+-- Put one leased entry back in its slot's queue, with its score and id.
+local function requeue(p, worker, id)
+  local score, slot, member = lease_of(p, worker, id)
+  if not score then return 0 end
+  redis.call('ZADD', p .. ':queue:' .. slot, score, member)
   index_add(p, slot, score)
-  redis.call('HDEL', key, id)
+  redis.call('HDEL', p .. ':leased:' .. worker, id)
   redis.call('ZREM', p .. ':out:' .. slot, worker .. '|' .. id)
   return 1
 end
@@ -249,14 +253,9 @@ return fmt(new)
 # handled without a transfer (no ids: nothing).
 RELEASE = r"""
 local p, worker = ARGV[1], ARGV[2]
-local key = p .. ':leased:' .. worker
 for i = 3, #ARGV do
-  local v = redis.call('HGET', key, ARGV[i])
-  if v then
-    local a = string.find(v, '\n', 1, true)
-    local b = string.find(v, '\n', a + 1, true)
-    redis.call('ZREM', p .. ':out:' .. string.sub(v, a + 1, b - 1), worker .. '|' .. ARGV[i])
-  end
+  local _, slot = lease_of(p, worker, ARGV[i])
+  if slot then redis.call('ZREM', p .. ':out:' .. slot, worker .. '|' .. ARGV[i]) end
 end
 return 0
 """
@@ -264,15 +263,12 @@ return 0
 # ARGV: prefix, worker, lease ids...  Done with: forget the leases (and any share token).
 ACK = r"""
 local p, worker = ARGV[1], ARGV[2]
-local key = p .. ':leased:' .. worker
 local n = 0
 for i = 3, #ARGV do
-  local v = redis.call('HGET', key, ARGV[i])
-  if v then
-    local a = string.find(v, '\n', 1, true)
-    local b = string.find(v, '\n', a + 1, true)
-    redis.call('ZREM', p .. ':out:' .. string.sub(v, a + 1, b - 1), worker .. '|' .. ARGV[i])
-    redis.call('HDEL', key, ARGV[i])
+  local _, slot = lease_of(p, worker, ARGV[i])
+  if slot then
+    redis.call('ZREM', p .. ':out:' .. slot, worker .. '|' .. ARGV[i])
+    redis.call('HDEL', p .. ':leased:' .. worker, ARGV[i])
     n = n + 1
   end
 end
