@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import scaleout as scaleout_bench
 from bench.procs import BenchError
 from bench.runner import BenchConfig, run
 
@@ -30,6 +31,7 @@ TARGETS = {
     "web_scaling_ratio": ("<=", 3.0),
     "extraction_f1": (">=", 0.97),
     "extraction_time_ratio": ("<=", 1.2),
+    "scaleout_share_min": (">=", 0.15),
 }
 
 
@@ -75,6 +77,17 @@ def plot(report: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def scaleout(config: BenchConfig, report: dict[str, Any], progress: Any) -> None:
+    """The scale-out figures (bench/scaleout.py) into the report; not measured without Redis."""
+    if scaleout_bench.redis_available() is None:
+        logging.getLogger("bench").warning(
+            "scaleout_*: not measured (redis-server is not installed; Debian: redis-server)")
+        return
+    result = scaleout_bench.measure(scaleout_bench.Sizes.for_mode(config.mode), progress)
+    report["figures"].update(result["figures"])
+    report["details"]["scaleout"] = result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (also BENCH_QUICK=1)")
@@ -99,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         report = run(config, progress)
+        scaleout(config, report, progress)
     except (BenchError, ValueError, OSError) as exc:
         print(f"bench: could not measure: {exc}", file=sys.stderr)
         return 1

@@ -186,8 +186,10 @@ NEWSSPIDER_CRAWL_ID = _env("NEWSSPIDER_CRAWL_ID", "")
 NEWSSPIDER_REDIS_IDLE_SECONDS = _env("NEWSSPIDER_REDIS_IDLE_SECONDS", 10.0)
 # Seconds between a worker's heartbeats in Redis.
 NEWSSPIDER_REDIS_HEARTBEAT_SECONDS = _env("NEWSSPIDER_REDIS_HEARTBEAT_SECONDS", 0.5)
-# Seconds without a heartbeat after which a worker counts as gone (crashed or killed).
+# Seconds without a heartbeat after which a worker counts as gone (crashed or killed): its leased requests are requeued.
 NEWSSPIDER_REDIS_WORKER_TIMEOUT = _env("NEWSSPIDER_REDIS_WORKER_TIMEOUT", 60.0)
+# Seconds a silent worker's share of a host's politeness budget stays taken (renewed by its heartbeats).
+NEWSSPIDER_REDIS_LEASE_SECONDS = _env("NEWSSPIDER_REDIS_LEASE_SECONDS", 10.0)
 # Seconds an abandoned crawl's Redis keys live (refreshed by every heartbeat; a finished crawl deletes them).
 NEWSSPIDER_REDIS_KEY_TTL = _env("NEWSSPIDER_REDIS_KEY_TTL", 86400)
 # Health checks at the end of every crawl; a failed one makes `newsspider crawl` exit 1.

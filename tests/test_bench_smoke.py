@@ -11,6 +11,8 @@ import contextlib
 import io
 import json
 import math
+import os
+import shutil
 
 import pytest
 
@@ -30,6 +32,8 @@ FIGURES = (
     "extraction_f1",
     "extraction_time_ratio",
 )
+# bench/scaleout.py: measured when redis-server is installed (with CI=true it must be).
+SCALEOUT_FIGURES = ("scaleout_share_min", "scaleout_speedup_2", "scaleout_plain_vs_shared_1")
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +58,17 @@ def test_every_figure_is_a_positive_number(report: dict) -> None:
     for name in FIGURES:
         value = figures[name]
         assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (name, value)
+
+
+def test_scaleout_figures_are_measured(report: dict) -> None:
+    if shutil.which("redis-server") is None and os.environ.get("CI") != "true":
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    for name in SCALEOUT_FIGURES:
+        value = report["figures"][name]
+        assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (name, value)
+    share = report["details"]["scaleout"]["share"]
+    assert sum(share["items_3w"]) == share["articles"]  # three workers, one crawl, each article once
+    assert 0 < share["peak_in_flight_3w"] <= share["per_host_limit"]
 
 
 def test_crawls_went_through_the_replica(report: dict) -> None:

@@ -4,6 +4,7 @@ concurrency, the 50k generated scenario and the ``python -m`` entry point."""
 from __future__ import annotations
 
 import http.client
+import itertools
 import signal
 import subprocess
 import sys
@@ -101,6 +102,38 @@ def test_in_flight_peak_and_connections_reset() -> None:
         assert server.peak_in_flight == 3
         server.reset_hits()
         assert (server.connections, server.peak_in_flight) == (0, 0)
+
+
+def test_latency_delays_every_page_fetch_and_gaps_are_recorded() -> None:
+    with ReplicaServer(latency=0.2, record_requests=True) as server:
+        path = server.scenario.listed_articles[0].path
+        for _ in range(2):  # every fetch, not only the first
+            started = time.monotonic()
+            assert get(server, path)[0] == 200
+            assert time.monotonic() - started >= 0.2
+        started = time.monotonic()
+        assert get(server, "/robots.txt")[0] == 200  # assets are not pages: no latency
+        assert time.monotonic() - started < 0.2
+        deadline = time.monotonic() + 5
+        while len(server.request_log) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)  # logged once the answer is written, just after the client has it
+        assert [p for p, _, _ in server.request_log] == [path, path, "/robots.txt"]
+        arrivals = [arrived for _, arrived, _ in server.request_log]
+        assert all(answered - arrived >= 0.2 for p, arrived, answered in server.request_log[:2])
+        # The shortest time between two arrivals.
+        expected = min(b - a for a, b in itertools.pairwise(arrivals))
+        assert server.min_gap == pytest.approx(expected, abs=1e-3)
+        assert server.min_gap >= 0.2
+        server.reset_hits()
+        assert (server.min_gap, server.request_log) == (None, [])
+
+
+def test_requests_are_not_logged_unless_asked() -> None:
+    with ReplicaServer() as server:
+        get(server, "/robots.txt")
+        get(server, "/robots.txt")
+        assert server.request_log == []
+        assert server.min_gap is not None and server.min_gap > 0
 
 
 def test_fault_plan_fails_first_fetch_then_serves() -> None:

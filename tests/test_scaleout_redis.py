@@ -7,11 +7,8 @@ is a failure, never a skip), real ``scrapy crawl`` subprocesses, the real store.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,47 +23,13 @@ from newsspider.replica.model import Scenario
 from newsspider.replica.server import ReplicaServer
 from newsspider.scaleout import CrawlKeys, SharedDupeFilter
 from tests.conftest import REPO
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.scaleout_kit import redis_server
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server on a free loopback port, no persistence."""
-    exe = shutil.which("redis-server")
-    if exe is None:
-        message = "redis-server is not installed (apt-get install redis-server)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    client = Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except OSError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 def _worker(mongo_uri: str, db_name: str, data_dir: Path, redis_url: str, start_url: str,
@@ -172,10 +135,30 @@ def test_dupefilter_uses_the_crawlers_canonical_fingerprints(redis_url) -> None:
         df.server.delete(df.key)
 
 
+def test_repeat_keys_name_the_parent_lease() -> None:
+    from newsspider.scaleout.crawl import LEASE_META, PARENT_META, repeat_key
+
+    page2 = Request("http://a.example/ART-1_2.html", dont_filter=True,
+                    meta={PARENT_META: "000000000007"})
+    assert repeat_key(page2, "fp") == "000000000007:fp"
+    # A retry is a copy of the leased request; each retry of it is its own request.
+    retry = Request("http://a.example/ART-1.html", dont_filter=True,
+                    meta={LEASE_META: "000000000009", "retry_times": 2})
+    assert repeat_key(retry, "fp") == "000000000009:2:fp"
+    assert repeat_key(Request("http://a.example/", dont_filter=True), "fp") is None
+
+
 def test_crawl_keys_are_namespaced_per_crawl_id() -> None:
     keys = CrawlKeys("ofweek")
-    assert keys.requests == "newsspider:ofweek:requests"
+    assert keys.key("queue") == "newsspider:ofweek:queue"
+    assert keys.key("queue", "www.ofweek.com") == "newsspider:ofweek:queue:www.ofweek.com"
+    assert keys.key("leased", "vm:12") == "newsspider:ofweek:leased:vm:12"
     assert set(keys.all()) == {
-        "newsspider:ofweek:requests", "newsspider:ofweek:dupefilter", "newsspider:ofweek:seed",
-        "newsspider:ofweek:workers", "newsspider:ofweek:activity",
+        f"newsspider:ofweek:{name}" for name in (
+            "queue", "dupefilter", "repeats", "seed", "seeded", "workers", "activity", "seq",
+            "want", "budget", "delay", "next", "pending", "slots",
+        )
     }
+    # Another crawl's keys never match this crawl's cleanup pattern.
+    assert keys.pattern() == "newsspider:ofweek:*"
+    assert CrawlKeys("a*b").pattern() == "newsspider:a\\*b:*"

@@ -2,6 +2,7 @@
 
     python -m newsspider.replica --port 8080 [--scenario demo|generated]
         [--articles N] [--per-page N] [--faults FRACTION] [--fault-kinds 500,cut,slow]
+        [--latency SECONDS]
 
 Prints the listing URL on the first line of stdout (flushed) so a parent
 process can read it.
@@ -51,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated, from {','.join(FIRST_FETCH_KINDS)}",
     )
     parser.add_argument("--slow-seconds", type=float, default=1.0)
+    parser.add_argument(
+        "--latency", type=float, default=0.0, metavar="SECONDS",
+        help="answer every listing and article page after this long, as a remote portal would",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +74,8 @@ def serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         slow_seconds=args.slow_seconds,
     )
-    server = ReplicaServer(args.host, args.port, scenario=scenario, faults=faults)
+    server = ReplicaServer(args.host, args.port, scenario=scenario, faults=faults,
+                           latency=args.latency)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -9,9 +9,13 @@ holds more than the cache.
 Beyond pages it serves ``/robots.txt`` (allow all), the lazy-load placeholder
 ``/images/loading.gif``, small valid PNGs for any ``/Upload/…`` image, and 404
 for everything else. ``hits`` counts requests by path (query excluded),
-``connections`` the TCP connections accepted, and ``peak_in_flight`` the most
-requests it was answering at once: what a client's concurrency and keep-alive
-really were.
+``connections`` the TCP connections accepted, ``peak_in_flight`` the most
+requests it was answering at once, and ``min_gap`` the shortest time between
+two requests' arrivals: what a client's concurrency, delay and keep-alive
+really were, however many processes the client ran.  ``latency`` delays every
+listing and article page (each fetch) by that many seconds, as a remote
+portal would; ``record_requests=True`` keeps ``request_log``, one
+``(path, arrived, answered)`` per request (``time.monotonic()``).
 
 Reads no settings, writes no stats.
 """
@@ -106,11 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, head: bool) -> None:
         replica = self.server.replica
         path = _path_of(self.path)
-        replica._enter(path)
+        arrived = replica._enter(path)
         try:
             self._answer(replica, path, head)
         finally:
-            replica._leave()
+            replica._leave(path, arrived)
 
     def _answer(self, replica: ReplicaServer, path: str, head: bool) -> None:
         response = replica._response(path)
@@ -124,6 +128,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.close()
                 return
+            if replica.latency > 0 and response.kind in ("listing", "article"):
+                time.sleep(replica.latency)
             if fault == "slow":
                 time.sleep(replica.faults.slow_seconds)
             if fault == "500":
@@ -165,6 +171,8 @@ class ReplicaServer:
         faults: FaultPlan | None = None,
         *,
         cache_size: int = 4096,
+        latency: float = 0.0,
+        record_requests: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -174,6 +182,11 @@ class ReplicaServer:
         self.connections = 0  # TCP connections accepted
         self.peak_in_flight = 0  # most requests being answered at once
         self._in_flight = 0
+        self.latency = latency  # seconds before each listing and article page is answered
+        self.min_gap: float | None = None  # shortest time between two arrivals (seconds)
+        self._last_arrival: float | None = None
+        self.record_requests = record_requests
+        self.request_log: list[tuple[str, float, float]] = []  # (path, arrived, answered)
         self.faults_served: Counter[str] = Counter()  # fault kind -> count
         self.fault_log: list[tuple[str, str]] = []  # (path, kind) in serving order
         self._lock = threading.Lock()
@@ -274,16 +287,24 @@ class ReplicaServer:
         with self._lock:
             self.connections += 1
 
-    def _enter(self, path: str) -> None:
-        """A request for ``path`` starts: count it, and it is in flight until :meth:`_leave`."""
+    def _enter(self, path: str) -> float:
+        """A request for ``path`` arrives: count it, and it is in flight until :meth:`_leave`."""
         with self._lock:
+            arrived = time.monotonic()
             self.hits[path] += 1
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            if self._last_arrival is not None:
+                gap = arrived - self._last_arrival
+                self.min_gap = gap if self.min_gap is None else min(self.min_gap, gap)
+            self._last_arrival = arrived
+        return arrived
 
-    def _leave(self) -> None:
+    def _leave(self, path: str, arrived: float) -> None:
         with self._lock:
             self._in_flight -= 1
+            if self.record_requests:
+                self.request_log.append((path, arrived, time.monotonic()))
 
     def reset_hits(self) -> None:
         """Forget request and connection counts and which paths were already fetched
@@ -292,6 +313,9 @@ class ReplicaServer:
             self.hits.clear()
             self.connections = 0
             self.peak_in_flight = 0
+            self.min_gap = None
+            self._last_arrival = None
+            self.request_log.clear()
             self._fetched.clear()
             self.faults_served.clear()
             self.fault_log.clear()

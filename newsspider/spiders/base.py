@@ -7,7 +7,15 @@ pages of multi-page articles as Scrapy requests, and yields one item dict per
 article (see ``newsspider.models.Article`` for its fields).
 
 Spider arguments (CONTRACT §2): ``start_url``, ``max_pages``, ``since``,
-``render=js``, ``full=1``.
+``render=js``, ``full=1``, ``pages=FROM-TO``.
+
+Archive backfill (``-a pages=FROM-TO``): listing pages FROM to TO are
+requested at once, by the portal's page pattern (``listing.page_url``), instead
+of walking from page 1 — in a shared crawl the workers fetch them in parallel.
+Each page's articles are requested (stored ones skipped unless ``full=1``);
+no next links are followed and there is no early stop at known pages.  A
+portal without a page pattern cannot backfill: the argument is refused
+(``SpiderArgumentError``, exit 2).
 
 Stats: ``newsspider/spider/listing_pages``, ``…/articles_listed``,
 ``…/articles_known`` (skipped, already stored), ``…/articles_requested``,
@@ -17,7 +25,8 @@ Stats: ``newsspider/spider/listing_pages``, ``…/articles_listed``,
 ``…/dates_out_of_range`` (a listed or printed date outside 1970 … now + 2 days,
 treated as missing: see newsspider.dates), ``…/pages_cut_short`` (a page
 nested deeper than libxml2 parses: a listing page counts as a listing
-failure, an article is rejected; see newsspider.htmldepth).
+failure, an article is rejected; see newsspider.htmldepth), ``…/backfill_pages``
+(listing pages requested by ``pages=FROM-TO``).
 
 Crash recovery: a portal spider keeps one ``crawl_state`` document per portal
 and start URL(s) — ``{_id, portal, start_urls, state, started_at,
@@ -33,6 +42,7 @@ articles on later pages that the interrupted run never reached are fetched
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, tzinfo
@@ -121,6 +131,25 @@ def parse_positive_int(name: str, value: object) -> int | None:
     if number < 1:
         raise SpiderArgumentError(f"-a {name} must be at least 1, got {number}")
     return number
+
+
+_PAGES = re.compile(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?")
+
+
+def _parse_pages(value: object) -> tuple[int, int] | None:
+    """``-a pages=FROM-TO`` (1-based, inclusive; ``N`` = ``N-N``); ``None`` when not given."""
+    if value in (None, ""):
+        return None
+    match = _PAGES.fullmatch(str(value))
+    if match is None:
+        raise SpiderArgumentError(f"-a pages must be FROM-TO, e.g. pages=1-500, got {value!r}")
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    if first < 1:
+        raise SpiderArgumentError(f"-a pages: listing pages are numbered from 1, got {value!r}")
+    if last < first:
+        raise SpiderArgumentError(f"-a pages: {last} comes before {first}, got {value!r}")
+    return first, last
 
 
 def _parse_max_pages(value: object, default: int) -> int:
@@ -254,11 +283,26 @@ class PortalSpider(NewsSpider):
         since: str | None = None,
         render: str | None = None,
         full: str | None = None,
+        pages: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         portal = self.portal
         self.max_pages = _parse_max_pages(max_pages, portal.max_pages)
+        #: ``(first, last)`` listing pages of an archive backfill, or None.
+        self.pages = _parse_pages(pages)
+        if self.pages is not None:
+            if portal.listing.page_url is None:
+                raise SpiderArgumentError(
+                    f"-a pages: portal {portal.name} declares no listing page pattern "
+                    "(listing.page_url), so its archive pages cannot be requested directly; "
+                    "walk it from page 1 with -a max_pages instead"
+                )
+            if max_pages not in (None, ""):
+                raise SpiderArgumentError(
+                    "-a pages and -a max_pages do not combine: pages=FROM-TO names the "
+                    "listing pages to fetch"
+                )
         self.since = _parse_since(since)
         self.since_utc = since_to_utc(self.since, portal.tz)
         self.render_js = _parse_render(render) or portal.render_js
@@ -310,6 +354,9 @@ class PortalSpider(NewsSpider):
         # (A crawl with the store pipelines has closed already when the store is not there.)
         await store.aopen_for_crawl()
         key = f"{self.name} {' '.join(self.start_urls)}"
+        if self.pages is not None:
+            # A backfill is not the regular crawl: its outcome must not decide whether that resumes.
+            key += " pages={}-{}".format(*self.pages)
         self._checkpoint = {"_id": key}
         states = store.db[CRAWL_STATE]
         try:
@@ -376,14 +423,20 @@ class PortalSpider(NewsSpider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         await self._begin_checkpoint()
+        first, last = self.pages or (1, 1)
         for url in self.start_urls:
-            yield self._request(
-                url,
-                self.parse_listing,
-                cb_kwargs={"page_no": 1, "first_url": url},
-                errback=self.listing_failed,
-                dont_filter=True,
-            )
+            for page_no in range(first, last + 1):
+                page = url if page_no == 1 else page_url(self.portal, url, page_no)
+                assert page is not None  # a backfill needs the pattern (checked in __init__)
+                if self.pages is not None:
+                    self._stat("backfill_pages")
+                yield self._request(
+                    page,
+                    self.parse_listing,
+                    cb_kwargs={"page_no": page_no, "first_url": url},
+                    errback=self.listing_failed,
+                    dont_filter=True,
+                )
 
     async def parse_listing(
         self, response: Response, page_no: int, first_url: str
@@ -443,6 +496,8 @@ class PortalSpider(NewsSpider):
                 priority=ARTICLE_PRIORITY,
             )
 
+        if self.pages is not None:
+            return  # a backfill requested its listing pages at the start
         stop = None
         if page_no >= self.max_pages:
             stop = "max_pages"

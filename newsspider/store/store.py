@@ -280,6 +280,12 @@ class Store:
             store.prestart()
         return store
 
+    @classmethod
+    def of_crawler(cls, crawler: Crawler) -> Store | None:
+        """The crawler's store if a component has asked for one; never creates it."""
+        store: Store | None = getattr(crawler, "_newsspider_store", None)
+        return store
+
     def prestart(self) -> None:
         """Spawn the embedded server now (when one is needed); :meth:`open` waits for it."""
         with self._lock:
