@@ -51,6 +51,7 @@ HttpUrl = Annotated[
 ]
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+ExtractedField = Literal["title", "published_at", "author", "body_html"]
 
 
 class Image(BaseModel):
@@ -129,6 +130,10 @@ class Article(BaseModel):
     """The body exactly as on the page(s), so a normalizer fix needs no re-crawl."""
     pages: int = Field(default=1, ge=1)
     """Pages the article was split over."""
+    extraction: dict[ExtractedField, Literal["selectors", "auto"]] | None = None
+    """How each of title, published_at, author and body_html was found: ``"selectors"``
+    (the portal's declaration) or ``"auto"`` (automatic extraction, used when the
+    declaration found nothing; ``newsspider.extract.heal``); absent for feed articles."""
 
     @field_validator("title")
     @classmethod
@@ -186,8 +191,9 @@ class Article(BaseModel):
         for key in ("first_seen_at", "last_crawled_at", "updated_at"):
             if doc.get(key) is None:
                 doc.pop(key, None)
-        if doc.get("raw_body_html") is None:
-            doc.pop("raw_body_html", None)
+        for key in ("raw_body_html", "extraction"):
+            if doc.get(key) is None:
+                doc.pop(key, None)
         return doc
 
 

@@ -118,6 +118,7 @@ class AutoArticle:
 
     body_html: str | None
     # "container" (the page's own element), "trafilatura" (its HTML output),
+    # "short_lines" (known_article only: the page's element, text in short lines),
     # "too_short" (boilerplate only, see MIN_BODY_CHARS) or "none".
     method: str
     title: str | None
@@ -205,11 +206,21 @@ def _best_choice(tree: lxml_html.HtmlElement, url: str | None) -> _Choice | None
     return choice
 
 
-def _body(choice: _Choice | None) -> tuple[str | None, str]:
-    """``(body HTML, method)`` of a choice (projecting it changes the page)."""
+def _body(choice: _Choice | None, known_article: bool = False) -> tuple[str | None, str]:
+    """``(body HTML, method)`` of a choice (projecting it changes the page).
+
+    ``known_article``: the page is an article for sure (a portal's listing
+    linked it, newsspider.extract.heal): text that does not read like an
+    article (short lines) is still taken when the page's own element holds
+    it — method ``"short_lines"`` — but never trafilatura's text alone.
+    """
     if choice is None:
         return None, "none"
     if not choice.article:
+        if known_article and choice.found is not None:
+            body = project(choice.found)
+            if body:
+                return body, "short_lines"
         return None, "too_short"
     if choice.found is not None:
         body = project(choice.found)
@@ -225,12 +236,15 @@ def _trafilatura_body(body: etree._Element) -> str | None:
     return inner or None
 
 
-def extract_main(html: str, url: str | None = None) -> tuple[str | None, str]:
-    """``(body HTML, method)`` of the page's main content; body ``None`` when there is none."""
+def extract_main(
+    html: str, url: str | None = None, *, known_article: bool = False
+) -> tuple[str | None, str]:
+    """``(body HTML, method)`` of the page's main content; body ``None`` when there is none
+    (``known_article``: see :func:`_body`)."""
     tree = _parse(html)
     if tree is None:
         return None, "none"
-    return _body(_best_choice(tree, url))
+    return _body(_best_choice(tree, url), known_article)
 
 
 def parse_iso(value: str, default_tz: tzinfo = UTC) -> datetime | None:
@@ -354,8 +368,11 @@ def _byline(tree: lxml_html.HtmlElement, choice: _Choice | None) -> str | None:
     return author or None
 
 
-def extract_article(html: str, url: str | None = None, default_tz: tzinfo = UTC) -> AutoArticle:
-    """Body and metadata of an article page, found automatically (the page is parsed once)."""
+def extract_article(
+    html: str, url: str | None = None, default_tz: tzinfo = UTC, *, known_article: bool = False
+) -> AutoArticle:
+    """Body and metadata of an article page, found automatically (the page is parsed once;
+    ``known_article``: see :func:`_body`)."""
     tree = _parse(html)
     if tree is None:
         return AutoArticle(None, "none", None, None, None, None, None, None, None)
@@ -366,7 +383,7 @@ def extract_article(html: str, url: str | None = None, default_tz: tzinfo = UTC)
     choice = _best_choice(tree, url)
     author = meta.author or _byline(tree, choice)
     # Last: projecting the body changes the page.
-    body_html, method = _body(choice)
+    body_html, method = _body(choice, known_article)
     return AutoArticle(
         body_html=body_html,
         method=method,

@@ -52,11 +52,16 @@ def _node_text(found: SelectorList[Selector]) -> str:
 
 def first_text(node: Selector, selectors: Iterable[str]) -> str | None:
     """Text of the first selector that yields non-blank text (elements give their string value)."""
-    for selector in selectors:
+    return first_text_at(node, selectors)[0]
+
+
+def first_text_at(node: Selector, selectors: Iterable[str]) -> tuple[str | None, int | None]:
+    """``(text, index of the selector that yielded it)``; ``(None, None)`` when none did."""
+    for index, selector in enumerate(selectors):
         text = _node_text(select(node, selector))
         if text:
-            return text
-    return None
+            return text, index
+    return None, None
 
 
 def first_value(node: Selector, selectors: Iterable[str]) -> str | None:

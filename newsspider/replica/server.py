@@ -17,11 +17,16 @@ listing and article page (each fetch) by that many seconds, as a remote
 portal would; ``record_requests=True`` keeps ``request_log``, one
 ``(path, arrived, answered)`` per request (``time.monotonic()``).
 
+:meth:`ReplicaServer.change_template` rewrites every article page from then
+on (regex substitutions on the rendered HTML, any site): a portal's redesign,
+for tests of the drift checks and of self-healing extraction.
+
 Reads no settings, writes no stats.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -33,6 +38,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from types import TracebackType
+from collections.abc import Sequence
 from typing import Any, Self
 
 from newsspider.replica.corpus import LOADING_GIF
@@ -197,6 +203,7 @@ class ReplicaServer:
         self._thread: threading.Thread | None = None
         self._next_id = count(39_000_001)
         self._base_url = ""
+        self._template: tuple[tuple[re.Pattern[str], str], ...] = ()
         self._add_fault_articles()
 
     # --- lifecycle ----------------------------------------------------
@@ -357,6 +364,21 @@ class ReplicaServer:
         with self._lock:
             self._cache.clear()
 
+    # --- template changes ---------------------------------------------
+    def change_template(self, rewrites: Sequence[tuple[str, str]]) -> None:
+        """From now on serve article pages rewritten by ``(regex, replacement)`` pairs, in order.
+
+        Ground truth (titles, times, bylines, bodies) does not change: only the
+        markup around it, as when a portal redesigns its pages.
+        """
+        self._template = tuple((re.compile(pattern), new) for pattern, new in rewrites)
+        self._invalidate()
+
+    def restore_template(self) -> None:
+        """Serve article pages as the site renders them again."""
+        self._template = ()
+        self._invalidate()
+
     # --- serving ------------------------------------------------------
     def _first_fetch_fault(self, path: str, response: Response) -> str | None:
         if response.status != 200:
@@ -435,6 +457,8 @@ class ReplicaServer:
         if spec.always_500:
             return self._error(500)
         html = scenario.site.render_article(scenario, spec, route.number, self.base_url)
+        for pattern, replacement in self._template:
+            html = pattern.sub(replacement, html)
         return Response(200, self._encode(html), scenario.content_types["article"], "article")
 
     def _add_fault_articles(self) -> None:

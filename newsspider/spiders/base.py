@@ -26,7 +26,12 @@ Stats: ``newsspider/spider/listing_pages``, ``…/articles_listed``,
 treated as missing: see newsspider.dates), ``…/pages_cut_short`` (a page
 nested deeper than libxml2 parses: a listing page counts as a listing
 failure, an article is rejected; see newsspider.htmldepth), ``…/backfill_pages``
-(listing pages requested by ``pages=FROM-TO``).
+(listing pages requested by ``pages=FROM-TO``); per article, how
+each of title, published_at, author and body_html was found:
+``newsspider/extract/articles``, ``newsspider/extract/selectors/<field>/<i>``
+(the i-th declared selector found it), ``newsspider/extract/fallback/<field>``
+(automatic extraction did, see ``newsspider.extract.heal``),
+``newsspider/extract/missing/<field>`` (nothing did).
 
 Crash recovery: a portal spider keeps one ``crawl_state`` document per portal
 and start URL(s) — ``{_id, portal, start_urls, state, started_at,
@@ -61,7 +66,8 @@ from scrapy.utils.asyncio import run_in_thread
 from twisted.python.failure import Failure
 
 from newsspider.dates import EARLIEST, horizon, local_to_utc
-from newsspider.extract import decode_html, parse_article, parse_listing
+from newsspider.extract import decode_html, parse_listing
+from newsspider.extract.heal import HEALED_FIELDS, parse_with_fallback
 from newsspider.extract.listing import ListingItem, page_url
 from newsspider.htmldepth import TOO_DEEP
 from newsspider.portals.base import Portal
@@ -541,7 +547,9 @@ class PortalSpider(NewsSpider):
 
     def _article_page(self, response: Response, state: dict[str, Any]) -> Iterator[Any]:
         self._stat("article_pages")
-        page = parse_article(_page_text(response, self.portal.encoding), response.url, self.portal)
+        page = parse_with_fallback(
+            _page_text(response, self.portal.encoding), response.url, self.portal
+        )
         state["visited"].append(response.url)
         if page.cut_short:
             self._stat("pages_cut_short")
@@ -551,6 +559,8 @@ class PortalSpider(NewsSpider):
             if page.date_out_of_range:
                 self._stat("dates_out_of_range")
         state["bodies"].append(page.body_html or "")
+        if page.extraction.get("body_html") == "auto":
+            state["body_auto"] = True
         next_url = page.next_url
         if (
             next_url
@@ -601,13 +611,35 @@ class PortalSpider(NewsSpider):
         }
         if state.get("cut_short") and not errors:
             errors = [{"field": "body_html", "message": f"the page {state['cut_short']} is {TOO_DEEP}"}]
+        if first is not None:
+            extraction = dict(first.extraction)
+            if state.get("body_auto") and "body_html" in extraction:
+                extraction["body_html"] = "auto"  # a later page's body was found automatically
+            item["extraction"] = extraction
         if errors:
             item["_errors"] = errors
             return item
         if self.since_utc and published_at is not None and published_at < self.since_utc:
             self._stat("older_than_since")
             return None
+        if first is not None:
+            self._count_extraction(first.matched, item["extraction"])
         return item
+
+    def _count_extraction(self, matched: dict[str, int], extraction: dict[str, str]) -> None:
+        """Stats the drift checks read: which declared selector found each field, or what did."""
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("newsspider/extract/articles")
+        for name in HEALED_FIELDS:
+            if name == "author" and not self.portal.article.author:
+                continue  # the portal prints no byline: nothing to find
+            if name in matched:
+                stats.inc_value(f"newsspider/extract/selectors/{name}/{matched[name]}")
+            elif extraction.get(name) == "auto":
+                stats.inc_value(f"newsspider/extract/fallback/{name}")
+            else:
+                stats.inc_value(f"newsspider/extract/missing/{name}")
 
     # -- failures ----------------------------------------------------------
 

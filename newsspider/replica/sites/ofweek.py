@@ -32,7 +32,7 @@ from newsspider.replica.sites import Route
 if TYPE_CHECKING:
     from newsspider.replica.model import ListingEntry, Scenario
 
-__all__ = ["CHANNELS", "OFweek"]
+__all__ = ["CHANNELS", "REDESIGN", "OFweek"]
 
 # channel path prefix -> (channel site name, ART code). "" is www.ofweek.com.
 CHANNELS: dict[str, tuple[str, int]] = {
@@ -96,6 +96,19 @@ _FOOT = """<div class="footer"><div class="w1200">
 </body>
 </html>
 """
+
+
+# A redesign of the article template (ReplicaServer.change_template): the body
+# leaves #articleC (kept, empty) for a container with a new class, the source
+# block is renamed in all three layouts, and the time moves into a new element.
+REDESIGN: tuple[tuple[str, str], ...] = (
+    (r'<div id="articleC" class="article_con">',
+     '<div id="articleC" class="article_con"></div>\n<div class="detail-text">'),
+    (r'<div class="time fl">([^<]*)</div>', r'<span class="pub-date">发布于 \1</span>'),
+    (r'<div class="source-name">', '<div class="article-origin">来源：'),
+    (r'<div id="laiyuan" class="fl">', '<div class="article-origin">'),
+    (r'<div id="laiyuan_mp">', '<div class="article-origin">'),
+)
 
 
 class OFweek:
