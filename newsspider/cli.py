@@ -254,13 +254,42 @@ def cmd_runs(args: argparse.Namespace) -> int:
     with open_database(settings) as db:
         query = {"portal": args.portal} if args.portal else {}
         rows = list(db.runs.find(query).sort("started_at", -1).limit(args.limit))
-    print(format_runs(rows))
+    if args.json:
+        import json
+
+        from newsspider.store.values import json_safe
+
+        print(json.dumps([json_safe(row) for row in rows], ensure_ascii=False, indent=1))
+    else:
+        print(format_runs(rows))
     return EXIT_OK
 
 
+def _checks_cell(checks: Any) -> str:
+    if not isinstance(checks, dict) or "failed" not in checks:
+        return "-"
+    failed = checks.get("failed") or []
+    return f"FAILED {len(failed)}" if failed else "ok"
+
+
+def _coverage_lines(coverage: Any) -> list[str]:
+    """``coverage`` and ``selectors`` detail lines of one run (shares to two decimals)."""
+    if not isinstance(coverage, dict) or not coverage:
+        return []
+    plain = [f"{key} {value:.2f}" for key, value in coverage.items() if "/" not in key]
+    found = [f"{key.split('/', 1)[1]} {value:.2f}" for key, value in coverage.items()
+             if key.startswith("selectors/")]
+    lines = ["  coverage   " + "  ".join(plain)]
+    if found:
+        lines.append("  selectors  " + "  ".join(found))
+    return lines
+
+
 def format_runs(rows: list[dict[str, Any]]) -> str:
+    """The runs as a table; under each, its coverage and every failed check with its message."""
     header = ("started (UTC)", "portal", "reason", "items", "rejects", "errors", "secs", "checks")
     table = [header]
+    details: list[list[str]] = [[]]
     for run in rows:
         stats = run.get("stats", {})
         started = run.get("started_at")
@@ -275,10 +304,21 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
             str(stats.get("newsspider/validate/rejected", 0)),
             str(stats.get("log_count/ERROR", 0)),
             f"{secs:.1f}",
-            "ok" if checks.get("passed", True) else "FAILED",
+            _checks_cell(checks),
         ))
+        lines = _coverage_lines(run.get("coverage"))
+        for check in (checks.get("failed") or []) if isinstance(checks, dict) else []:
+            if isinstance(check, dict):
+                lines.append(f"  FAILED {check.get('name')}: {check.get('message')}")
+            else:  # runs recorded before checks carried messages
+                lines.append(f"  FAILED {check}")
+        details.append(lines)
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in table)
+    out = []
+    for row, lines in zip(table, details, strict=True):
+        out.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        out.extend(lines)
+    return "\n".join(out)
 
 
 def cmd_web(args: argparse.Namespace) -> int:
@@ -408,10 +448,13 @@ def build_parser(settings: Any) -> argparse.ArgumentParser:
     store.add_argument("--data-dir", help="default: $NEWSSPIDER_DATA_DIR/store")
     store.set_defaults(func=cmd_store)
 
-    runs = sub.add_parser("runs", help="show recent crawl runs",
-                          description="Recent `runs` documents as a table.")
+    runs = sub.add_parser("runs", help="show recent crawl runs, their coverage and failed checks",
+                          description="Recent `runs` documents as a table, each with its field "
+                          "coverage and failed health checks (see docs/monitoring.md).")
     runs.add_argument("--portal")
     runs.add_argument("--limit", type=int, default=20)
+    runs.add_argument("--json", action="store_true",
+                      help="print the documents as a JSON array (dates in ISO 8601) for scripts")
     runs.set_defaults(func=cmd_runs)
 
     web = sub.add_parser("web", help="serve the read-only dashboard",

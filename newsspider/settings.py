@@ -207,6 +207,24 @@ NEWSSPIDER_MONITOR_FINISH_REASONS = _env(
 # Before RunsRecorder (500), so its `runs` document carries the checks' outcome.
 EXTENSIONS.update({"newsspider.extensions.monitor.CrawlMonitor": 400})
 
+# --- coverage, drift checks and alerts (monitor/, extensions/monitor.py; docs/monitoring.md) ---
+# A field's coverage may fall at most this far below the median of the portal's healthy runs.
+NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP = float(_env("NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP", 0.3))
+# Healthy runs of the portal whose median coverage is the baseline.
+NEWSSPIDER_MONITOR_BASELINE_RUNS = int(_env("NEWSSPIDER_MONITOR_BASELINE_RUNS", 5))
+# Fewest stored articles for a run's coverage to be judged (and to count in a baseline).
+NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES = int(_env("NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES", 3))
+# Least share of articles whose title, date and body the declared selectors must find (0 = off).
+NEWSSPIDER_MONITOR_SELECTOR_FLOOR = float(_env("NEWSSPIDER_MONITOR_SELECTOR_FLOOR", 0.5))
+# Your own spidermon MonitorSuite classes (comma-separated import paths), run beside ours.
+NEWSSPIDER_MONITOR_SUITES = _env("NEWSSPIDER_MONITOR_SUITES", "")
+# Webhooks told when a run fails a check and when a portal recovers (comma-separated URLs).
+NEWSSPIDER_ALERT_WEBHOOKS = _env("NEWSSPIDER_ALERT_WEBHOOKS", "")
+# Seconds all alerts of a run may take together, retries included (the crawl's exit waits no longer).
+NEWSSPIDER_ALERT_TIMEOUT = float(_env("NEWSSPIDER_ALERT_TIMEOUT", 5))
+# Retries of a webhook that timed out or answered a server error, within NEWSSPIDER_ALERT_TIMEOUT.
+NEWSSPIDER_ALERT_RETRIES = int(_env("NEWSSPIDER_ALERT_RETRIES", 2))
+
 # --- normalize & images (newsspider/normalize, pipelines/images.py, normalize.py, download.py) ---
 # Extra image proxy wrappers to unwrap, comma-separated: "host/path?" (the whole query is the
 # original URL) or "host/path?param" (the param's value is); host "*" = any host.

@@ -1,6 +1,8 @@
-"""Record one ``runs`` document per crawl: when, how it ended, and its stats.
+"""Record one ``runs`` document per crawl: when, how it ended, its checks, coverage and stats.
 
-``{_id, portal, started_at, finished_at, finish_reason, worker, stats}`` —
+``{_id, portal, started_at, finished_at, finish_reason, worker, stats}``, plus
+``checks: {passed: [names], failed: [{name, message}]}`` and ``coverage:
+{field: share}`` when the monitor ran (its ``health_checked`` signal) —
 ``_id`` a uuid4 hex, ``worker`` ``hostname:pid``, ``stats`` the crawl's Scrapy
 stats with BSON-safe keys (``.`` → ``_``, ``$`` → ``＄``) and values
 (datetimes as dates, timedeltas as seconds).  Written through the crawler's
@@ -8,7 +10,8 @@ stats with BSON-safe keys (``.`` → ``_``, ``$`` → ``＄``) and values
 pipelines have flushed), which it then releases.
 
 Settings read: ``NEWSSPIDER_RUNS_ENABLED`` (default true) and the store's.
-Stats written: none of its own (``newsspider/store/runs`` by the writer).
+Stats written: ``newsspider/runs/id`` (this run's ``_id``, for logs and alerts;
+``newsspider/store/runs`` by the writer).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from newsspider.extensions.monitor import checks_document
+from newsspider.extensions.monitor import health_checked
 from newsspider.store.store import Store, StoreUnavailable
 from newsspider.store.values import bson_value
 
@@ -58,6 +61,7 @@ class RunsRecorder:
         self.run_id = uuid.uuid4().hex
         self.started_at: datetime | None = None
         self._opened = False
+        self._health: dict[str, Any] = {}
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunsRecorder:
@@ -66,10 +70,16 @@ class RunsRecorder:
         ext = cls(crawler, Store.for_crawler(crawler))
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.health_checked, signal=health_checked)
         return ext
+
+    def health_checked(self, checks: dict[str, Any], coverage: dict[str, float]) -> None:
+        self._health = {"checks": checks, "coverage": coverage}
 
     async def spider_opened(self, spider: Spider) -> None:
         self.started_at = datetime.now(UTC)
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("newsspider/runs/id", self.run_id)
         try:
             await self.store.aopen()
         except StoreUnavailable:
@@ -85,9 +95,7 @@ class RunsRecorder:
             self.run_id, spider.name, self.started_at or finished_at, finished_at, reason, stats,
         )
         # The health checks ran just before (CrawlMonitor's priority is lower).
-        checks = checks_document(stats)
-        if checks is not None:
-            doc["checks"] = checks
+        doc.update(self._health)
         try:
             await self.store.put_run(doc)
         finally:

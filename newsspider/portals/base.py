@@ -141,6 +141,11 @@ class Portal(_Strict):
     # Pages need a browser (scrapy-playwright) even without ``-a render=js``.
     render_js: bool = False
     description: str = ""
+    # Coverage floors: {coverage key: least share of a run's stored articles}, e.g.
+    # {"author": 0.9}; a run below one fails its drift check (newsspider.monitor.checks).
+    expect: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(default_factory=dict)
+    # The module that declares the portal (set by define(); named in drift messages).
+    module: str = ""
 
     @field_validator("start_urls")
     @classmethod
@@ -148,6 +153,18 @@ class Portal(_Strict):
         for url in value:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"start URL is not absolute http(s): {url!r}")
+        return value
+
+    @field_validator("expect")
+    @classmethod
+    def _expect(cls, value: dict[str, float]) -> dict[str, float]:
+        from newsspider.monitor.coverage import COVERAGE_KEYS
+
+        unknown = sorted(set(value) - set(COVERAGE_KEYS))
+        if unknown:
+            raise ValueError(
+                f"unknown coverage field(s) {', '.join(unknown)}; known: {', '.join(COVERAGE_KEYS)}"
+            )
         return value
 
     @field_validator("timezone")
@@ -192,6 +209,7 @@ class PortalDefinitionError(ValueError):
 
 def define(module: str, **fields: object) -> Portal:
     """Build a :class:`Portal`, turning pydantic errors into one readable message."""
+    fields.setdefault("module", module)
     try:
         return Portal(**fields)  # type: ignore[arg-type]
     except ValidationError as exc:

@@ -33,12 +33,12 @@ import threading
 import time
 import zlib
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import count
 from types import TracebackType
-from collections.abc import Sequence
 from typing import Any, Self
 
 from newsspider.replica.corpus import LOADING_GIF
