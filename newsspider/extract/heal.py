@@ -54,6 +54,7 @@ REQUIRED_FIELDS = ("title", "published_at", "body_html")
 # Text pieces after the title searched for the date and the byline (they sit just below it).
 NEAR_TITLE_TEXTS = 40
 _SKIPPED = frozenset({"script", "style", "noscript", "template"})
+_SPACE = re.compile(r"\s+")
 
 
 def parse_with_fallback(html: str, url: str, portal: Portal) -> ArticlePage:
@@ -153,6 +154,21 @@ def _fill(page: ArticlePage, auto: AutoArticle, declares_author: bool) -> None:
     if "author" not in extraction and declares_author and auto.author:
         page.author = auto.author
         extraction["author"] = "auto"
-    if "body_html" not in extraction and auto.body_html:
+    if "body_html" not in extraction and auto.body_html and _plausible(auto, page.title):
         page.body_html = auto.body_html
         extraction["body_html"] = "auto"
+
+
+def _plausible(auto: AutoArticle, title: str | None) -> bool:
+    """Whether a body of short lines is the article's, not the block around an empty body.
+
+    An element holding the title too, in short lines, is the article's frame
+    (title, date, byline, disclaimer) with nothing inside: no body.
+    """
+    if auto.method != "short_lines" or not title or not auto.body_html:
+        return True
+    return _squash(title) not in _squash(Selector(text=auto.body_html).xpath("string()").get() or "")
+
+
+def _squash(text: str) -> str:
+    return _SPACE.sub("", text)

@@ -243,12 +243,16 @@ def coverage_check(
     floor = rules.floors.get(key)
     if value is None or articles < rules.min_articles or (base is None and floor is None):
         return None
+    if base is None:
+        context = "no baseline yet"
+    else:
+        runs = "healthy run" if baseline.runs == 1 else f"{baseline.runs} healthy runs"
+        context = f"baseline {base:.2f}: median of the last {runs}"
     problems = []
     if base is not None and value < base - rules.max_drop - _EPSILON:
-        runs = "healthy run" if baseline.runs == 1 else f"{baseline.runs} healthy runs"
         problems.append(
-            f"{base - value:.2f} below its baseline {base:.2f} (median of the last {runs}), "
-            f"more than NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP {rules.max_drop:g}"
+            f"{base - value:.2f} below the baseline, more than "
+            f"NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP {rules.max_drop:g}"
         )
     if floor is not None and value < floor - _EPSILON:
         origin = rules.floor_origins.get(key) or (
@@ -259,7 +263,7 @@ def coverage_check(
         judged += [f"floor {floor:.2f}"] if floor is not None else []
         return CheckResult(f"coverage/{key}", True, f"{_what(key)} {value:.2f} "
                            f"({', '.join(judged)})")
-    message = f"{_what(key)} {value:.2f} is " + " and ".join(problems)
+    message = f"{_what(key)} {value:.2f} ({context}) is " + " and ".join(problems)
     detail = _selector_detail(key, stats, baseline, rules)
     return CheckResult(f"coverage/{key}", False, message + (f"; {detail}" if detail else ""))
 
