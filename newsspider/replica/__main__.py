@@ -2,7 +2,12 @@
 
     python -m newsspider.replica --port 8080 [--scenario demo|generated]
         [--articles N] [--per-page N] [--faults FRACTION] [--fault-kinds 500,cut,slow]
-        [--latency SECONDS]
+        [--latency SECONDS] [--template redesign]
+
+``--template redesign`` serves OFweek's article pages redesigned
+(``newsspider.replica.sites.ofweek.REDESIGN``: the body, the source block and
+the time moved to new elements), to watch the drift checks and self-healing
+extraction at work (docs/monitoring.md).
 
 Prints the listing URL on the first line of stdout (flushed) so a parent
 process can read it.
@@ -56,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--latency", type=float, default=0.0, metavar="SECONDS",
         help="answer every listing and article page after this long, as a remote portal would",
     )
+    parser.add_argument("--template", choices=("default", "redesign"), default="default",
+                        help="serve article pages redesigned (docs/monitoring.md)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +83,10 @@ def serve(args: argparse.Namespace) -> int:
     )
     server = ReplicaServer(args.host, args.port, scenario=scenario, faults=faults,
                            latency=args.latency)
+    if args.template == "redesign":
+        from newsspider.replica.sites.ofweek import REDESIGN
+
+        server.change_template(REDESIGN)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
