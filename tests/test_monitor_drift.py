@@ -193,17 +193,25 @@ def test_a_first_run_is_judged_by_the_floors_alone(env, mongo_db) -> None:
 
 
 def test_a_hanging_webhook_holds_the_exit_a_few_seconds_at_most(env, mongo_db) -> None:
+    """The run fails a user's own spidermon monitor (NEWSSPIDER_MONITOR_SUITES): an
+    article page gives one item, listing pages none, so there are fewer items than pages."""
     with ReplicaServer() as replica, WebhookReceiver("hang") as hook:
-        env = {**env, "NEWSSPIDER_ALERT_WEBHOOKS": hook.url(), "NEWSSPIDER_ALERT_TIMEOUT": "2"}
-        proc = _crawl("scrapy crawl", env, replica.listing_url, NEWSSPIDER_MONITOR_MIN_ITEMS="1000")
+        env = {**env, "NEWSSPIDER_ALERT_WEBHOOKS": hook.url(), "NEWSSPIDER_ALERT_TIMEOUT": "2",
+               "NEWSSPIDER_MONITOR_SUITES": "tests.monitor_suites.UserSuite"}
+        proc = _crawl("scrapy crawl", env, replica.listing_url)
         assert proc.returncode == 1, proc.stderr[-3000:]
         assert len(hook.posts) >= 2  # tried, and retried within the two seconds
+        assert hook.posts[0].body["failed"][0]["name"] == "mine/one item per page"
     log = proc.stderr
+    assert "ERROR: monitor check mine/one item per page failed: " in log
     assert "alert (failed) not delivered to http://127.0.0.1:" in log
     assert TOKEN not in log
+    run = _newest_run(mongo_db)
+    assert [c["name"] for c in run["checks"]["failed"]] == ["mine/one item per page"]
+    assert "min_items" in run["checks"]["passed"]  # ours ran beside it
     # From the failed check to the spider's close: the alert's two seconds and little else.
     stamps = [time.strptime(line[:19], "%Y-%m-%d %H:%M:%S") for line in log.splitlines()
-              if "monitor check min_items failed" in line or "Spider closed" in line]
+              if "monitor check mine/one item per page failed" in line or "Spider closed" in line]
     assert len(stamps) == 2
     assert time.mktime(stamps[1]) - time.mktime(stamps[0]) <= 4
     assert mongo_db.articles.count_documents({}) >= 20
