@@ -212,7 +212,7 @@ EXTENSIONS.update({"newsspider.extensions.monitor.CrawlMonitor": 400})
 NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP = float(_env("NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP", 0.3))
 # Healthy runs of the portal whose median coverage is the baseline.
 NEWSSPIDER_MONITOR_BASELINE_RUNS = int(_env("NEWSSPIDER_MONITOR_BASELINE_RUNS", 5))
-# Fewest stored articles for a run's coverage to be judged (and to count in a baseline).
+# Fewest stored articles for optional fields' coverage to be judged (and for a run to count in a baseline).
 NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES = int(_env("NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES", 3))
 # Least share of articles whose title, date and body the declared selectors must find (0 = off).
 NEWSSPIDER_MONITOR_SELECTOR_FLOOR = float(_env("NEWSSPIDER_MONITOR_SELECTOR_FLOOR", 0.5))

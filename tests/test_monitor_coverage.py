@@ -102,7 +102,8 @@ BASE = Baseline(runs=4, coverage={"author": 1.0, "images": 0.6},
         ("author", 0.85, 20, BASE, False),  # within the drop, under the portal's floor
         ("author", 0.85, 20, Baseline(), False),  # first run: the floor alone
         ("images", 0.0, 20, Baseline(), None),  # first run, no floor: not judged
-        ("author", 0.0, 2, BASE, None),  # too few articles to judge
+        ("author", 0.0, 2, BASE, None),  # too few articles to judge an optional field
+        ("selectors/body_html", 0.0, 1, Baseline(1, {"selectors/body_html": 1.0}), False),
         ("summary", 0.0, 20, BASE, None),  # no baseline for it, no floor
     ],
 )

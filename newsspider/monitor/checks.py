@@ -128,6 +128,9 @@ SOURCE_FIELD: dict[str, str] = {
     "body_text": "body_html",
     **{f"selectors/{name}": name for name in ("title", "published_at", "author", "body_html")},
 }
+# A required field (no article without it) that the declared selectors did not find is never
+# ordinary variation: these keys are judged however few articles a run stored.
+ALWAYS_JUDGED = frozenset({"selectors/title", "selectors/published_at", "selectors/body_html"})
 # Declared selectors listed in a message, at most.
 MAX_LISTED_SELECTORS = 6
 _EPSILON = 1e-9
@@ -235,13 +238,16 @@ def coverage_check(
 ) -> CheckResult | None:
     """The ``coverage/<key>`` check; ``None`` when there is nothing to judge it by.
 
-    Nothing is judged below ``rules.min_articles`` stored articles (one odd
-    article among two is no drift), nor a key with neither baseline nor floor.
+    Optional fields are not judged below ``rules.min_articles`` stored articles
+    (one article without a byline among two is no drift); the share of title,
+    date and body the declared selectors found is (:data:`ALWAYS_JUDGED`).  A
+    key with neither baseline nor floor is not judged.
     """
     value = coverage.get(key)
     base = baseline.coverage.get(key)
     floor = rules.floors.get(key)
-    if value is None or articles < rules.min_articles or (base is None and floor is None):
+    too_few = articles < rules.min_articles and key not in ALWAYS_JUDGED
+    if value is None or articles < 1 or too_few or (base is None and floor is None):
         return None
     if base is None:
         context = "no baseline yet"
