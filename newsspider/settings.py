@@ -192,7 +192,7 @@ NEWSSPIDER_REDIS_WORKER_TIMEOUT = _env("NEWSSPIDER_REDIS_WORKER_TIMEOUT", 60.0)
 NEWSSPIDER_REDIS_LEASE_SECONDS = _env("NEWSSPIDER_REDIS_LEASE_SECONDS", 10.0)
 # Seconds an abandoned crawl's Redis keys live (refreshed by every heartbeat; a finished crawl deletes them).
 NEWSSPIDER_REDIS_KEY_TTL = _env("NEWSSPIDER_REDIS_KEY_TTL", 86400)
-# Health checks at the end of every crawl; a failed one makes `newsspider crawl` exit 1.
+# Health checks at the end of every crawl; a failed one makes `scrapy crawl` and `newsspider crawl` exit 1.
 NEWSSPIDER_MONITOR_ENABLED = _env("NEWSSPIDER_MONITOR_ENABLED", True)
 # Fewest articles a run must see (scraped + already stored); 0 switches the check off.
 NEWSSPIDER_MONITOR_MIN_ITEMS = _env("NEWSSPIDER_MONITOR_MIN_ITEMS", 1)
@@ -209,21 +209,21 @@ EXTENSIONS.update({"newsspider.extensions.monitor.CrawlMonitor": 400})
 
 # --- coverage, drift checks and alerts (monitor/, extensions/monitor.py; docs/monitoring.md) ---
 # A field's coverage may fall at most this far below the median of the portal's healthy runs.
-NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP = float(_env("NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP", 0.3))
+NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP = _env("NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP", 0.3)
 # Healthy runs of the portal whose median coverage is the baseline.
-NEWSSPIDER_MONITOR_BASELINE_RUNS = int(_env("NEWSSPIDER_MONITOR_BASELINE_RUNS", 5))
+NEWSSPIDER_MONITOR_BASELINE_RUNS = _env("NEWSSPIDER_MONITOR_BASELINE_RUNS", 5)
 # Fewest stored articles for optional fields' coverage to be judged (and for a run to count in a baseline).
-NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES = int(_env("NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES", 3))
+NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES = _env("NEWSSPIDER_MONITOR_MIN_COVERAGE_ARTICLES", 3)
 # Least share of articles whose title, date and body the declared selectors must find (0 = off).
-NEWSSPIDER_MONITOR_SELECTOR_FLOOR = float(_env("NEWSSPIDER_MONITOR_SELECTOR_FLOOR", 0.5))
+NEWSSPIDER_MONITOR_SELECTOR_FLOOR = _env("NEWSSPIDER_MONITOR_SELECTOR_FLOOR", 0.5)
 # Your own spidermon MonitorSuite classes (comma-separated import paths), run beside ours.
 NEWSSPIDER_MONITOR_SUITES = _env("NEWSSPIDER_MONITOR_SUITES", "")
 # Webhooks told when a run fails a check and when a portal recovers (comma-separated URLs).
 NEWSSPIDER_ALERT_WEBHOOKS = _env("NEWSSPIDER_ALERT_WEBHOOKS", "")
 # Seconds all alerts of a run may take together, retries included (the crawl's exit waits no longer).
-NEWSSPIDER_ALERT_TIMEOUT = float(_env("NEWSSPIDER_ALERT_TIMEOUT", 5))
+NEWSSPIDER_ALERT_TIMEOUT = _env("NEWSSPIDER_ALERT_TIMEOUT", 5.0)
 # Retries of a webhook that timed out or answered a server error, within NEWSSPIDER_ALERT_TIMEOUT.
-NEWSSPIDER_ALERT_RETRIES = int(_env("NEWSSPIDER_ALERT_RETRIES", 2))
+NEWSSPIDER_ALERT_RETRIES = _env("NEWSSPIDER_ALERT_RETRIES", 2)
 
 # --- normalize & images (newsspider/normalize, pipelines/images.py, normalize.py, download.py) ---
 # Extra image proxy wrappers to unwrap, comma-separated: "host/path?" (the whole query is the

@@ -9,7 +9,7 @@
   (:mod:`newsspider.monitor.suite`, plus any ``NEWSSPIDER_MONITOR_SUITES``);
   each failure is logged at ERROR.  The outcome goes to the stats (which
   both ``scrapy crawl`` and ``newsspider crawl`` read for exit code 1, see
-  :func:`newsspider.cli.crawl_exit_code`) and, through the
+  :func:`newsspider.exitcodes.crawl_exit_code`) and, through the
   :data:`health_checked` signal, to :class:`~newsspider.extensions.runs.RunsRecorder`
   (``runs.checks`` and ``runs.coverage``).  This part is synchronous on
   purpose: it completes before RunsRecorder's handler reads the outcome
