@@ -97,13 +97,20 @@ BASE = Baseline(runs=4, coverage={"author": 1.0, "images": 0.6},
     [
         ("images", 0.6, 20, BASE, True),
         ("images", 0.31, 20, BASE, True),  # 0.29 below: within the allowed drop
-        ("images", 0.29, 20, BASE, False),  # 0.31 below
+        ("images", 0.0, 20, BASE, False),  # 0.6 below
+        # 0.35 below the baseline, but 5 of 20 from a rate of 0.3 is chance, not drift.
+        ("images", 0.25, 20, BASE, True),
+        ("images", 0.2, 200, BASE, False),  # 40 of 200 is not
         ("author", 0.95, 20, BASE, True),
-        ("author", 0.85, 20, BASE, False),  # within the drop, under the portal's floor
-        ("author", 0.85, 20, Baseline(), False),  # first run: the floor alone
+        ("author", 0.85, 20, BASE, True),  # under the floor 0.9 by one article: chance
+        ("author", 0.6, 20, BASE, False),  # within the drop, well under the portal's floor
+        ("author", 0.6, 20, Baseline(), False),  # first run: the floor alone
+        # The selectors' share of a required field is judged as measured, from one article on.
+        ("selectors/body_html", 0.5, 2, Baseline(1, {"selectors/body_html": 1.0}), False),
         ("images", 0.0, 20, Baseline(), None),  # first run, no floor: not judged
         ("author", 0.0, 2, BASE, None),  # too few articles to judge an optional field
         ("selectors/body_html", 0.0, 1, Baseline(1, {"selectors/body_html": 1.0}), False),
+        ("author", 0.0, 3, BASE, False),  # none of three: no chance
         ("summary", 0.0, 20, BASE, None),  # no baseline for it, no floor
     ],
 )
@@ -158,3 +165,12 @@ def test_the_spidermon_suite_reports_passed_and_failed_by_name() -> None:
     assert failed[0]["message"].startswith(
         "author coverage 0.20 (baseline 1.00: median of the last 4 healthy runs) is 0.80 below "
         "the baseline, more than NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP 0.3 and below its floor")
+
+
+def test_beyond_chance() -> None:
+    from newsspider.monitor.checks import beyond_chance
+
+    assert beyond_chance(0.0, 10, 0.7) and not beyond_chance(0.6, 10, 0.7)
+    assert beyond_chance(0.9, 10, 1.0)  # a rate of 1 never misses
+    assert not beyond_chance(0.0, 10, 0.0)
+    assert beyond_chance(0.6, 5000, 0.7) and not beyond_chance(0.69, 5000, 0.7)

@@ -14,14 +14,16 @@ Drift checks (:func:`coverage_checks`), one per coverage key, named
 ``max_drop`` below the median of the portal's last healthy runs
 (:class:`Baseline`), or below the portal's floor (``expect={...}`` in its
 module, plus a default floor for the share of title, date and body the
-declared selectors found).  The message names the field, its coverage, the
-baseline and floor, and the declared selectors that stopped matching.
+declared selectors found) — for an optional field, by more than chance
+explains (:func:`beyond_chance`).  The message names the field, its coverage,
+the baseline and floor, and the declared selectors that stopped matching.
 
 Pure: no Scrapy, no I/O; thresholds are testable in a table.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import median
@@ -131,6 +133,8 @@ SOURCE_FIELD: dict[str, str] = {
 # A required field (no article without it) that the declared selectors did not find is never
 # ordinary variation: these keys are judged however few articles a run stored.
 ALWAYS_JUDGED = frozenset({"selectors/title", "selectors/published_at", "selectors/body_html"})
+# An optional field's shortfall that chance explains this often (or more) is no drift.
+CHANCE = 0.05
 # Declared selectors listed in a message, at most.
 MAX_LISTED_SELECTORS = 6
 _EPSILON = 1e-9
@@ -238,10 +242,12 @@ def coverage_check(
 ) -> CheckResult | None:
     """The ``coverage/<key>`` check; ``None`` when there is nothing to judge it by.
 
-    Optional fields are not judged below ``rules.min_articles`` stored articles
-    (one article without a byline among two is no drift); the share of title,
-    date and body the declared selectors found is (:data:`ALWAYS_JUDGED`).  A
-    key with neither baseline nor floor is not judged.
+    Optional fields are not judged below ``rules.min_articles`` stored
+    articles, and their coverage fails only when chance cannot explain it
+    (:func:`beyond_chance`): two articles without images among six is no
+    drift.  The share of title, date and body the declared selectors found is
+    judged as measured, from one article on (:data:`ALWAYS_JUDGED`).  A key
+    with neither baseline nor floor is not judged.
     """
     value = coverage.get(key)
     base = baseline.coverage.get(key)
@@ -254,13 +260,19 @@ def coverage_check(
     else:
         runs = "healthy run" if baseline.runs == 1 else f"{baseline.runs} healthy runs"
         context = f"baseline {base:.2f}: median of the last {runs}"
+    exact = key in ALWAYS_JUDGED
     problems = []
-    if base is not None and value < base - rules.max_drop - _EPSILON:
+    limit = None if base is None else base - rules.max_drop
+    if limit is not None and value < limit - _EPSILON and (
+        exact or beyond_chance(value, articles, limit)
+    ):
         problems.append(
             f"{base - value:.2f} below the baseline, more than "
             f"NEWSSPIDER_MONITOR_MAX_COVERAGE_DROP {rules.max_drop:g}"
         )
-    if floor is not None and value < floor - _EPSILON:
+    if floor is not None and value < floor - _EPSILON and (
+        exact or beyond_chance(value, articles, floor)
+    ):
         origin = rules.floor_origins.get(key) or (
             f"expect= in {rules.module}" if rules.module else "the portal's expect=")
         problems.append(f"below its floor {floor:.2f} ({origin})")
@@ -272,6 +284,31 @@ def coverage_check(
     message = f"{_what(key)} {value:.2f} ({context}) is " + " and ".join(problems)
     detail = _selector_detail(key, stats, baseline, rules)
     return CheckResult(f"coverage/{key}", False, message + (f"; {detail}" if detail else ""))
+
+
+def beyond_chance(share: float, articles: int, expected: float) -> bool:
+    """Whether ``share`` of ``articles`` is too low to come by chance from a rate of ``expected``.
+
+    One-sided binomial test: the probability of seeing this few articles with
+    the field, were each to have it with probability ``expected``, is below
+    :data:`CHANCE` (a template change that empties a field gives ~0).
+    """
+    if expected >= 1.0:
+        return share < 1.0
+    if expected <= 0.0:
+        return False
+    seen = round(share * articles)
+    return _binomial_cdf(seen, articles, expected) < CHANCE
+
+
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p), summed in log space (n may be in the thousands)."""
+    log_p, log_q = math.log(p), math.log1p(-p)
+    log_n = math.lgamma(n + 1)
+    return min(1.0, sum(
+        math.exp(log_n - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q)
+        for i in range(k + 1)
+    ))
 
 
 def _what(key: str) -> str:
