@@ -262,9 +262,8 @@ def coverage_check(
         context = f"baseline {base:.2f}: median of the last {runs}"
     exact = key in ALWAYS_JUDGED
     problems = []
-    limit = None if base is None else base - rules.max_drop
-    if limit is not None and value < limit - _EPSILON and (
-        exact or beyond_chance(value, articles, limit)
+    if base is not None and value < base - rules.max_drop - _EPSILON and (
+        exact or beyond_chance(value, articles, base - rules.max_drop)
     ):
         problems.append(
             f"{base - value:.2f} below the baseline, more than "
