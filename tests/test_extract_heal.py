@@ -120,3 +120,15 @@ def test_an_article_page_without_a_body_stays_without_one() -> None:
     page = parse_with_fallback(emptied, "https://www.ofweek.com/a.html", portal)
     # The rest of the page is furniture: no automatic body, and the article is rejected for it.
     assert "body_html" not in page.extraction and not _text(page.body_html).strip()
+
+
+def test_a_date_out_of_range_stays_missing_rather_than_guessed() -> None:
+    """The page prints year 0001: its own (wrong) date, not a missing one (newsspider.dates)."""
+    portal = get_portal("ofweek")
+    html = _page(portal, "ofweek", "article_source_name.html").replace(
+        "2022-08-31 15:58", "0001-01-01 00:00")
+    page = parse_with_fallback(html, "https://www.ofweek.com/a.html", portal)
+    assert page.date_out_of_range and page.published_at is None
+    assert page.published_raw == "0001-01-01 00:00"
+    assert "published_at" not in page.extraction
+    assert page.extraction["body_html"] == "selectors"

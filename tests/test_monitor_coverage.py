@@ -160,7 +160,7 @@ def test_the_spidermon_suite_reports_passed_and_failed_by_name() -> None:
     }
     passed, failed = run_suite([HealthSuite()], data)
     assert set(passed) == {"min_items", "error_ratio", "reject_ratio", "finish_reason",
-                           "coverage/images"}
+                           "store_writes", "coverage/images"}
     assert [c["name"] for c in failed] == ["coverage/author"]
     assert failed[0]["message"].startswith(
         "author coverage 0.20 (baseline 1.00: median of the last 4 healthy runs) is 0.80 below "

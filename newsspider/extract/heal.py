@@ -68,12 +68,17 @@ def parse_with_fallback(html: str, url: str, portal: Portal) -> ArticlePage:
     page = parse_article_doc(doc, url, portal, cut_short=cut)
     extraction = {name: "selectors" for name in HEALED_FIELDS if name in page.matched}
     page.extraction = extraction
-    declares_author = bool(portal.article.author)
-    wants_author = declares_author and "author" not in extraction
-    if "title" in extraction and ("published_at" not in extraction or wants_author):
-        _near_title(page, doc, portal, wants_author)
-    if any(name not in extraction for name in REQUIRED_FIELDS):
-        _fill(page, extract_article(html, url, portal.tz, known_article=True), declares_author)
+    wanted = {name for name in HEALED_FIELDS if name not in extraction}
+    if page.date_out_of_range:
+        # The page's own date, outside 1970 … now + 2 days: a wrong date, not a missing
+        # one. It stays missing (newsspider.dates); nothing guesses another.
+        wanted.discard("published_at")
+    if not portal.article.author:
+        wanted.discard("author")  # the portal prints no byline
+    if "title" in extraction and wanted & {"published_at", "author"}:
+        _near_title(page, doc, portal, wanted)
+    if any(name in wanted and name not in extraction for name in REQUIRED_FIELDS):
+        _fill(page, extract_article(html, url, portal.tz, known_article=True), wanted)
     page.extraction = {name: extraction[name] for name in HEALED_FIELDS if name in extraction}
     return page
 
@@ -112,7 +117,7 @@ def _inside(element: etree._Element, ancestor: etree._Element) -> bool:
     return any(parent is ancestor for parent in element.iterancestors())
 
 
-def _near_title(page: ArticlePage, doc: Selector, portal: Portal, wants_author: bool) -> None:
+def _near_title(page: ArticlePage, doc: Selector, portal: Portal, wanted: set[str]) -> None:
     """Date and byline from the text just after the title, read the way the portal declares."""
     rules = portal.article
     found = select(doc, rules.title[page.matched["title"]])
@@ -121,14 +126,14 @@ def _near_title(page: ArticlePage, doc: Selector, portal: Portal, wants_author: 
         return  # the title came from an attribute (og:title): no place on the page to start from
     texts = _texts_after(node, NEAR_TITLE_TEXTS)
     extraction = page.extraction
-    if "published_at" not in extraction:
+    if "published_at" in wanted:
         for text in texts:
             date = parse_date(text, rules.published_regex, rules.date_formats, portal.tz)
             if date.at is not None:
                 page.published_raw, page.published_at = date.raw, date.at
                 extraction["published_at"] = "auto"
                 break
-    if wants_author and rules.author_strip:
+    if "author" in wanted and rules.author_strip:
         label = _label(rules.author_strip)
         for index, text in enumerate(texts):
             if label.match(text) is None:
@@ -142,19 +147,21 @@ def _near_title(page: ArticlePage, doc: Selector, portal: Portal, wants_author: 
             break
 
 
-def _fill(page: ArticlePage, auto: AutoArticle, declares_author: bool) -> None:
+def _fill(page: ArticlePage, auto: AutoArticle, wanted: set[str]) -> None:
+    """The automatic extractor's values for the fields still ``wanted`` and missing."""
     extraction = page.extraction
-    if "title" not in extraction and auto.title:
+    wanted = {name for name in wanted if name not in extraction}
+    if "title" in wanted and auto.title:
         page.title = auto.title
         extraction["title"] = "auto"
-    if "published_at" not in extraction and plausible(auto.published_at):
+    if "published_at" in wanted and plausible(auto.published_at):
         # The selectors' unparsable text (if any) gives way to a date that parses.
         page.published_raw, page.published_at = auto.published_raw, auto.published_at
         extraction["published_at"] = "auto"
-    if "author" not in extraction and declares_author and auto.author:
+    if "author" in wanted and auto.author:
         page.author = auto.author
         extraction["author"] = "auto"
-    if "body_html" not in extraction and auto.body_html and _plausible(auto, page.title):
+    if "body_html" in wanted and auto.body_html and _plausible(auto, page.title):
         page.body_html = auto.body_html
         extraction["body_html"] = "auto"
 
