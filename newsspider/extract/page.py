@@ -15,11 +15,10 @@ no settings, uses the built-in ones.  Writes no stats.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from newsspider.extract.article import parse_article
-from newsspider.extract.auto import AutoArticle, extract_article
+from newsspider.extract.auto import extract_article
+from newsspider.extract.heal import parse_with_fallback
 from newsspider.normalize.body import BodySpec, process_body
 from newsspider.normalize.rules import BodyRules
 from newsspider.portals import get_portal
@@ -87,46 +86,19 @@ def _automatic(html: str, url: str) -> PageFields:
 def _declared(html: str, url: str, name: str) -> PageFields:
     """The portal's selectors, and the automatic extractor for each field they miss.
 
-    The portal spiders' own fallback (issue 22) is the function this should
-    call once it lands; until then it is spelled out here.
+    :func:`newsspider.extract.heal.parse_with_fallback`, the merge the portal
+    spiders run: ``extraction`` names the fields found, and how.
     """
     portal = get_portal(name)
-    declared = parse_article(html, url, portal)
-    auto: AutoArticle | None = None
-
-    def automatic() -> AutoArticle:
-        nonlocal auto
-        if auto is None:
-            auto = extract_article(html, url, portal.tz)
-        return auto
-
-    extraction: dict[str, str] = {}
-
-    def pick(field: str, value: Any, fallback: str) -> Any:
-        if value:
-            extraction[field] = "selectors"
-            return value
-        extraction[field] = "auto"
-        return getattr(automatic(), fallback)
-
-    title = pick("title", declared.title, "title")
-    published_at: datetime | None = declared.published_at
-    published_raw = declared.published_raw
-    if published_at is None:
-        extraction["published_at"] = "auto"
-        published_at, published_raw = automatic().published_at, automatic().published_raw
-    else:
-        extraction["published_at"] = "selectors"
-    author = pick("author", declared.author, "author")
-    body_html = pick("body_html", declared.body_html, "body_html")
+    page = parse_with_fallback(html, url, portal)
     fields: PageFields = {
-        "title": _text(title),
-        "author": _text(author),
-        "published_at": published_at,
-        "published_raw": (published_raw or "").strip(),
+        "title": _text(page.title),
+        "author": _text(page.author),
+        "published_at": page.published_at,
+        "published_raw": (page.published_raw or "").strip(),
         "language": portal.language,
-        "extraction": extraction,
+        "extraction": dict(page.extraction),
     }
     # The pipelines apply the portal's body rules to whichever body the spider found.
-    fields.update(_body(body_html, url, portal.body_rules))
+    fields.update(_body(page.body_html, url, portal.body_rules))
     return {name: fields[name] for name in FIELDS}
