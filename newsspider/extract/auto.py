@@ -211,14 +211,21 @@ def _body(choice: _Choice | None, known_article: bool = False) -> tuple[str | No
 
     ``known_article``: the page is an article for sure (a portal's listing
     linked it, newsspider.extract.heal): text that does not read like an
-    article (short lines) is still taken when the page's own element holds
-    it — method ``"short_lines"`` — but never trafilatura's text alone.
+    article (short lines) is still taken when one element of the page below
+    ``<body>`` holds it — method ``"short_lines"`` — but never the page as a
+    whole, nor trafilatura's text alone.
     """
     if choice is None:
         return None, "none"
     if not choice.article:
-        if known_article and choice.found is not None:
-            body = project(choice.found)
+        found = choice.found
+        # One element of the page below <body> holding it, not mostly links: a body;
+        # the whole page's furniture (a page whose body is empty) is not.
+        if (
+            known_article and found is not None and found.container.tag != "body"
+            and found.link_share < MAX_LINK_SHARE
+        ):
+            body = project(found)
             if body:
                 return body, "short_lines"
         return None, "too_short"
