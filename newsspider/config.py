@@ -19,6 +19,9 @@ Scrapy's and its plugins' settings keep their own names (``CONCURRENT_REQUESTS``
 ``PLAYWRIGHT_MAX_CONTEXTS``); ``NEWSSPIDER_*`` is only for newsspider's own.
 A renamed setting keeps its old name for one release: ``old="NEWSSPIDER_…"``
 reads it, with a :class:`DeprecatedSettingWarning`, when the new name is not set.
+A removed setting is declared with :func:`retired` for one release: given in the
+environment or with ``-s``, it is ignored with a :class:`DeprecatedSettingWarning`
+naming it and saying why.
 Any other Scrapy setting is read from the environment under its own name too
 (:func:`scrapy_settings_from_env`).
 
@@ -77,6 +80,8 @@ class Declaration:
 
 # Every setting declared with env(), by name (filled as newsspider.settings is imported).
 DECLARED: dict[str, Declaration] = {}
+# Every removed setting declared with retired(): name -> why it is gone.
+RETIRED: dict[str, str] = {}
 
 _ACCEPTS = {
     bool: "true or false (also yes/no, on/off, 1/0)",
@@ -167,6 +172,21 @@ def env(name: str, default: T, *, old: str | None = None, choices: Iterable[str]
     return value
 
 
+def _retired_warning(name: str, why: str) -> None:
+    warnings.warn(f"{name} is deprecated and ignored (removed; accepted until {OLD_NAMES_UNTIL}): {why}",
+                  DeprecatedSettingWarning, stacklevel=3)
+
+
+def retired(name: str, why: str) -> None:
+    """Declare ``name`` a removed setting: when the environment sets it, warn that it is ignored.
+
+    ``-s NAME=…`` gets the same warning from :func:`check_settings`.
+    """
+    RETIRED[name] = why
+    if os.environ.get(name) is not None:
+        _retired_warning(name, why)
+
+
 def check_settings(settings: Any, priority: str = "cmdline") -> None:
     """Parse the ``-s NAME=VALUE`` strings of declared settings as their type, in place.
 
@@ -178,6 +198,9 @@ def check_settings(settings: Any, priority: str = "cmdline") -> None:
     def given(name: str) -> bool:
         return (settings.getpriority(name) or 0) >= SETTINGS_PRIORITIES[priority]
 
+    for name, why in RETIRED.items():
+        if given(name):
+            _retired_warning(name, why)
     for decl in DECLARED.values():
         if decl.old is not None and given(decl.old):
             _deprecated(decl.old, decl.name, ignored=given(decl.name))

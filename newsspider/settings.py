@@ -20,6 +20,7 @@ it.  Any other Scrapy setting is read from the environment under its own name
 from __future__ import annotations
 
 from newsspider.config import env as _env
+from newsspider.config import retired as _retired
 from newsspider.config import scrapy_settings_from_env as _scrapy_settings_from_env
 
 BOT_NAME = "newsspider"
@@ -153,9 +154,8 @@ NEWSSPIDER_STORE_SERVER_TIMEOUT = _env("NEWSSPIDER_STORE_SERVER_TIMEOUT", 3.0)
 NEWSSPIDER_NEAR_DUP_DISTANCE = _env("NEWSSPIDER_NEAR_DUP_DISTANCE", 3)
 # Recent articles kept in memory for in-run dedup (LRU; about 0.5 KB each).
 NEWSSPIDER_DEDUP_INDEX_SIZE = _env("NEWSSPIDER_DEDUP_INDEX_SIZE", 10000)
-# Skip the store's duplicate lookup when no stored band key can hold a candidate
-# the index lacks (off by itself in scale-out; "false" when crawls share a database).
-NEWSSPIDER_DEDUP_BAND_FILTER = _env("NEWSSPIDER_DEDUP_BAND_FILTER", True)
+# Removed (the dedup band filter saved no measurable CPU per article: docs/configuration.md).
+_retired("NEWSSPIDER_DEDUP_BAND_FILTER", "the dedup band filter is gone; every item is looked up")
 # Write one `runs` document per crawl.
 NEWSSPIDER_RUNS_ENABLED = _env("NEWSSPIDER_RUNS_ENABLED", True)
 ITEM_PIPELINES.update(

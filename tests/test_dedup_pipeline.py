@@ -22,9 +22,9 @@ import pytest
 from pymongo import MongoClient
 
 from newsspider.normalize.text import hamming, simhash64
-from newsspider.pipelines.dedup import RecentIndex, StoredBands, _band_keys, _Entry
-from newsspider.store.store import DEDUP_KEYS, dedup_keys
-from newsspider.store.writer import band_key_index, dedup_key_pushes
+from newsspider.pipelines.dedup import RecentIndex, _band_keys, _Entry
+from newsspider.store.store import dedup_keys
+from newsspider.store.writer import band_key_index
 
 REPO = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).resolve().parent / "fixtures" / "store" / "crawl.py"
@@ -147,7 +147,7 @@ def test_recent_index_is_bounded() -> None:
     assert hit is not None and hit[0].url == "u999" and hit[1] == "exact"
 
 
-# --- the band filter: the store lookup only where the store can add a candidate ---
+# --- the store lookup finds what the in-process index no longer holds ---
 
 B1, B2, B3, B4 = body(11), body(12), body(13), body(14)
 B1_NEAR = near_copy(B1, 0)
@@ -159,97 +159,40 @@ def _bands(text: str) -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def filtered(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def evicted(mongo_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("bands")
     db = f"t_bands_{tmp.name[-6:]}"
-    # An index of 2: V2 evicts V0 (marking its bands), so V3 — a near copy of
-    # V0 — can only be caught by the store lookup the mark lets through.
+    # An index of 2: V2 evicts V0, so V3 — a near copy of V0 — can only be
+    # caught by the store lookup.
     evicting = crawl(tmp, mongo_uri, db, [
         [item(V + "0", B1)], [item(V + "1", B2), item(V + "2", B3)], [item(V + "3", B1_NEAR)],
     ], pause=0.6, NEWSSPIDER_DEDUP_INDEX_SIZE=2)
-    # A new process: an empty index, so only the bands read at open can let the
-    # lookup for V4 (another near copy of V0) through.  The empty first batch
-    # gives that background read time to land before the items come.
-    reopened = crawl(tmp, mongo_uri, db, [[], [item(V + "4", B1_NEAR), item(V + "5", B4)]], pause=0.6)
-    switched_off = crawl(tmp, mongo_uri, db, [[], [item(V + "6", B1), item(V + "7", body(15))]],
-                         pause=0.6, NEWSSPIDER_DEDUP_BAND_FILTER=False)
+    # A new process: an empty index, so only the store can know V0 for V4.
+    reopened = crawl(tmp, mongo_uri, db, [[item(V + "4", B1_NEAR), item(V + "5", B4)]])
     client: MongoClient = MongoClient(mongo_uri, tz_aware=True)
     try:
-        yield {"evicting": evicting["stats"], "reopened": reopened["stats"],
-               "switched_off": switched_off["stats"], "db": client[db]}
+        yield {"evicting": evicting["stats"], "reopened": reopened["stats"], "db": client[db]}
     finally:
         client.drop_database(db)
         client.close()
 
 
-def test_band_filter_preconditions() -> None:
-    others = [B2, B3, B4, body(15)]
+def test_eviction_preconditions() -> None:
+    others = [B2, B3, B4]
     assert all(not (_bands(B1) & _bands(other)) for other in others)
-    assert all(not (_bands(a) & _bands(b)) for i, a in enumerate(others) for b in others[i + 1:])
     assert _bands(B1) & _bands(B1_NEAR) and hamming(simhash64(B1), simhash64(B1_NEAR)) <= 3
 
 
-def test_evicted_entries_still_reach_the_store_lookup(filtered: dict[str, Any]) -> None:
-    stats = filtered["evicting"]
+def test_evicted_entries_are_found_by_the_store_lookup(evicted: dict[str, Any]) -> None:
+    stats = evicted["evicting"]
     assert stats["newsspider/dedup/near"] == 1  # V3, found in the store
     assert stats["newsspider/store/inserted"] == 3
-    # V1 and V2 had no marked band (V0 was still in the index when V1 came);
-    # V0 may have come before the (empty) store's bands were read.
-    assert stats["newsspider/dedup/lookup_filtered"] in (2, 3)
-    # V3 here, V4 and V6 in the next crawls: all went to the first article.
-    assert sorted(filtered["db"].articles.find_one({"_id": V + "0"})["alternate_urls"]) == [
-        V + "3", V + "4", V + "6"]
-
-
-def test_bands_read_at_open_let_lookups_through(filtered: dict[str, Any]) -> None:
-    stats = filtered["reopened"]
-    assert stats["newsspider/dedup/near"] == 1  # V4: its bands were in dedup_keys at open
-    assert stats["newsspider/dedup/lookup_filtered"] == 1  # V5: no stored band
-    assert stats["newsspider/store/inserted"] == 1
-
-
-def test_band_filter_can_be_switched_off(filtered: dict[str, Any]) -> None:
-    stats = filtered["switched_off"]
-    assert "newsspider/dedup/lookup_filtered" not in stats
-    assert stats["newsspider/dedup/exact"] == 1  # V6 is V0's text
-    assert stats["newsspider/store/inserted"] == 1
-
-
-def test_stored_bands_read_mark_and_limit(mongo_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    client: MongoClient = MongoClient(mongo_uri)
-    db = client["t_bands_unit"]
-    try:
-        stored = [simhash64(B1), simhash64(B2)]
-        db.command("update", DEDUP_KEYS, updates=[
-            push for n, h in enumerate(stored) for push in dedup_key_pushes(f"{V}u{n}", h)])
-        db[DEDUP_KEYS].insert_one({"_id": "not-a-band"})  # ignored, not fatal
-
-        bands = StoredBands()
-        assert bands.may_hold(simhash64(B3))  # nothing read yet: every item is looked up
-        assert bands.load(StoredBands.read_blocking(db))
-        assert bands.keys_at_load == 9
-        assert bands.may_hold(simhash64(B1_NEAR)) and bands.may_hold(simhash64(B2))
-        assert not bands.may_hold(simhash64(B3))
-        bands.mark(simhash64(B3))  # an entry leaving the index
-        assert bands.may_hold(simhash64(B3))
-
-        # Another process adds a body: more keys than this one's entries explain.
-        assert bands.foreign_keys_blocking(db) == 0
-        bands.registered = 1
-        db.command("update", DEDUP_KEYS, updates=dedup_key_pushes(V + "x", simhash64(B4)))
-        assert bands.foreign_keys_blocking(db) == 0  # within what one own entry can add
-        db.command("update", DEDUP_KEYS, updates=dedup_key_pushes(V + "y", simhash64(body(15))))
-        assert bands.foreign_keys_blocking(db) == 4
-        bands.disable()
-        assert bands.may_hold(simhash64(body(16)))
-
-        monkeypatch.setattr("newsspider.pipelines.dedup.BAND_FILTER_MAX_KEYS", 8)
-        over = StoredBands()
-        assert StoredBands.read_blocking(db) is None
-        assert not over.load(None) and not over.enabled and over.may_hold(simhash64(B3))
-    finally:
-        client.drop_database("t_bands_unit")
-        client.close()
+    assert "newsspider/dedup/lookup_filtered" not in stats  # the band filter is gone
+    reopened = evicted["reopened"]
+    assert reopened["newsspider/dedup/near"] == 1  # V4: known to the store only
+    assert reopened["newsspider/store/inserted"] == 1
+    assert sorted(evicted["db"].articles.find_one({"_id": V + "0"})["alternate_urls"]) == [
+        V + "3", V + "4"]
 
 
 def test_band_key_ids_and_ints_agree() -> None:

@@ -59,7 +59,6 @@ def _run(argv: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     ("PLAYWRIGHT_MAX_CONTEXTS", "3", 3),
     ("PLAYWRIGHT_LAUNCH_OPTIONS", '{"slow_mo": 50}', {"slow_mo": 50}),
     ("NEWSSPIDER_STORE_BATCH_SIZE", "50", 50),
-    ("NEWSSPIDER_DEDUP_BAND_FILTER", "false", False),
 ])
 def test_a_setting_is_read_from_the_environment_under_its_own_name(name, text, value) -> None:
     got, stderr = _settings(name, **{name: text})
@@ -98,6 +97,23 @@ def test_an_old_name_still_works_for_one_release_with_a_warning(old, new, text, 
     got, stderr = _settings(new, **{old: text})
     assert got[new] == value
     assert f"{old} is deprecated" in stderr and f"set {new} instead" in stderr
+
+
+def test_a_retired_setting_is_ignored_with_a_warning_naming_it() -> None:
+    got, stderr = _settings("NEWSSPIDER_DEDUP_INDEX_SIZE", NEWSSPIDER_DEDUP_BAND_FILTER="false")
+    assert got == {"NEWSSPIDER_DEDUP_INDEX_SIZE": 10000}
+    assert "NEWSSPIDER_DEDUP_BAND_FILTER is deprecated and ignored" in stderr
+    _, quiet = _settings("NEWSSPIDER_DEDUP_INDEX_SIZE")
+    assert "NEWSSPIDER_DEDUP_BAND_FILTER" not in quiet
+
+
+def test_dash_s_of_a_retired_setting_warns_too() -> None:
+    settings = _cmdline(NEWSSPIDER_DEDUP_BAND_FILTER="false")
+    with pytest.warns(DeprecatedSettingWarning, match="NEWSSPIDER_DEDUP_BAND_FILTER is deprecated and ignored"):
+        check_settings(settings)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_settings(_cmdline(RETRY_TIMES="1"))
 
 
 def test_the_new_name_wins_over_the_old_one() -> None:

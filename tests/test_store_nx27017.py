@@ -15,7 +15,15 @@ from pymongo import ASCENDING, MongoClient
 from pymongo.errors import OperationFailure
 
 from newsspider.store.embedded import EmbeddedStore
-from newsspider.store.nx27017 import date_lower_bound, date_operand, is_nx27017, keyset_index
+from newsspider.store.nx27017 import (
+    CONNECT_ERRORS,
+    batch_transaction,
+    date_lower_bound,
+    date_operand,
+    is_nx27017,
+    keyset_index,
+    stored_date,
+)
 
 BASE = datetime(2024, 5, 1, 8, 30, tzinfo=UTC)
 
@@ -163,3 +171,107 @@ def test_nx27017_answers_a_date_range_without_the_index_and_a_string_range_with_
     assert "ORDER BY" in by_key and "LIMIT" in by_key
     plan = conn.db.execute("EXPLAIN QUERY PLAN " + by_key.replace("?", "'x'")).fetchall()
     assert any("USING INDEX idx_articles_list_key" in str(row) for row in plan), plan
+
+
+def test_build_info_names_the_process_not_the_release(nx_db) -> None:
+    info = nx_db.client.admin.command("buildInfo")
+    assert info["process"] == "nx_27017" and info["version"] == "7.0.0"
+
+
+def test_add_to_set_on_a_missing_field_does_nothing(nx_db) -> None:
+    collection = nx_db["add_to_set"]
+    collection.drop()
+    collection.insert_many([{"_id": "missing"}, {"_id": "empty", "urls": []}])
+    for key in ("missing", "empty"):
+        collection.update_one({"_id": key}, {"$addToSet": {"urls": {"$each": ["u"]}}})
+    assert collection.find_one({"_id": "missing"}) == {"_id": "missing"}  # MongoDB: urls: ["u"]
+    assert collection.find_one({"_id": "empty"})["urls"] == ["u"]  # the writer's way
+
+
+def test_a_pushed_sub_document_is_stored_as_json_text(nx_db) -> None:
+    collection = nx_db["pushed"]
+    collection.drop()
+    collection.insert_one({"_id": "k", "refs": []})
+    collection.update_one({"_id": "k"}, {"$push": {"refs": {"a": 1}}})
+    collection.update_one({"_id": "k"}, {"$push": {"refs": "123|https://x.test/a"}})
+    assert collection.find_one({"_id": "k"})["refs"] == ['{"a":1}', "123|https://x.test/a"]
+
+
+def test_replacing_a_document_holding_bytes_fails(nx_db) -> None:
+    from pymongo.errors import WriteError
+
+    from newsspider.store.values import json_safe
+
+    collection = nx_db["bytes"]
+    collection.drop()
+    collection.insert_one({"_id": "r", "item": {"raw": b"\x00\x01"}})  # an insert works
+    with pytest.raises(WriteError, match="bytes is not JSON serializable"):
+        collection.replace_one({"_id": "r"}, {"_id": "r", "item": {"raw": b"\x00\x02"}}, upsert=True)
+    collection.replace_one({"_id": "r"}, {"_id": "r", "item": json_safe({"raw": b"ok"})}, upsert=True)
+    assert collection.find_one({"_id": "r"})["item"] == {"raw": "ok"}
+
+
+def test_credentials_fail_the_handshake_as_a_key_error(nx_db) -> None:
+    uri = "mongodb://user:secret@{}:{}/".format(*nx_db.client.address)
+    client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=3000)
+    try:
+        with pytest.raises(CONNECT_ERRORS) as raised:
+            client.admin.command("ping")
+        assert isinstance(raised.value, KeyError)  # not a PyMongoError
+    finally:
+        client.close()
+
+
+def test_an_abort_undoes_other_clients_writes(nx_db) -> None:
+    collection = nx_db["aborted"]
+    collection.drop()
+    collection.insert_one({"_id": "before"})
+    other: MongoClient = MongoClient("mongodb://{}:{}/".format(*nx_db.client.address))
+    try:
+        with nx_db.client.start_session() as session:
+            session.start_transaction()
+            collection.insert_one({"_id": "mine"}, session=session)
+            other[nx_db.name]["aborted"].insert_one({"_id": "other client"})
+            session.abort_transaction()
+    finally:
+        other.close()
+    assert ids(collection.find()) == ["before"]  # MongoDB keeps "other client"
+
+
+def test_a_find_of_a_new_collection_leaves_no_transaction_to_commit(nx_db) -> None:
+    name = "never_seen"
+    nx_db.drop_collection(name)
+    with nx_db.client.start_session() as session:
+        session.start_transaction()
+        list(nx_db[name].find({"_id": {"$in": ["a"]}}, session=session))
+        nx_db[name].insert_one({"_id": "a"}, session=session)
+        with pytest.raises(OperationFailure, match="No session specified"):
+            session.commit_transaction()
+    assert ids(nx_db[name].find()) == ["a"]  # committed on its own
+
+
+def test_batch_transaction_commits_also_after_a_failed_write(nx_db) -> None:
+    collection = nx_db["batched"]
+    collection.drop()
+    collection.insert_one({"_id": "dup"})
+    with pytest.raises(OperationFailure), batch_transaction(nx_db.client) as session:
+        collection.insert_one({"_id": "kept"}, session=session)
+        collection.insert_one({"_id": "dup"}, session=session)  # E11000
+    with batch_transaction(nx_db.client) as session:  # the new-collection case commits too
+        nx_db["batched_new"].drop()
+        list(nx_db["batched_new"].find({}, session=session))
+        nx_db["batched_new"].insert_one({"_id": "n"}, session=session)
+    assert ids(collection.find()) == ["dup", "kept"]
+    assert ids(nx_db["batched_new"].find()) == ["n"]
+
+
+def test_a_string_date_written_by_set_reads_back_as_the_date(nx_db) -> None:
+    collection = nx_db["string_dates"]
+    collection.drop()
+    collection.insert_one({"_id": "a", "at": BASE})
+    later = BASE + timedelta(seconds=2, microseconds=5000)
+    collection.update_one({"_id": "a"}, {"$set": {"at": later}})
+    stored = collection.find_one({"_id": "a"})["at"]
+    assert isinstance(stored, str)
+    assert stored_date(stored) == later
+    assert stored_date(BASE) == BASE and stored_date("not a date") is None and stored_date(None) is None

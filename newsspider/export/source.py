@@ -31,7 +31,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from newsspider.dates import horizon
-from newsspider.store.nx27017 import date_lower_bound
+from newsspider.store.nx27017 import date_lower_bound, stored_date
 
 ARTICLES = "articles"
 #: Documents per getMore: big enough to amortise round trips, small enough to stay flat.
@@ -202,16 +202,7 @@ def article_date(doc: Document) -> dt.datetime | None:
     """
     later = horizon()
     for field in ("published_at", "first_seen_at"):
-        value = doc.get(field)
-        found: dt.datetime | None = None
-        if isinstance(value, dt.datetime):
-            found = as_utc(value)
-        elif isinstance(value, str):
-            # nx-27017 0.8 turns a datetime written by ``$set`` into "YYYY-MM-DD HH:MM:SS".
-            try:
-                found = as_utc(dt.datetime.fromisoformat(value))
-            except ValueError:
-                continue
+        found = stored_date(doc.get(field))
         if found is not None and (field != "published_at" or found <= later):
             return found
     return None

@@ -22,24 +22,10 @@ Two lookups, both without blocking the reactor:
   While the store is unreachable this lookup is skipped (stat
   ``newsspider/dedup/lookup_skipped``) rather than stalling the crawl.
 
-The store lookup is also skipped when it cannot find anything the index does
-not already know (stat ``newsspider/dedup/lookup_filtered``): a
-:class:`StoredBands` bitmap (32 KiB: 4 bands × 65,536 values) marks the band
-keys that may list a body outside the index — those in ``dedup_keys`` when
-the spider opened, and those of entries the index has since evicted.  An item
-none of whose bands is marked can only duplicate an entry of the index.  On a
-new or small store that is nearly every item; past ``BAND_FILTER_MAX_KEYS``
-stored keys most bands are taken anyway, and the filter stays off.  It assumes
-this process is the only one adding bodies: it is off in a scale-out crawl
-(``REDIS_URL``) or with ``NEWSSPIDER_DEDUP_BAND_FILTER=false``, and it turns
-itself off when ``dedup_keys`` grows by more than this process's own writes
-could explain (another crawl writing to the same database).
-
 Settings read: ``NEWSSPIDER_NEAR_DUP_DISTANCE`` (default 3; at most 3 for the
-band lookup to be exhaustive), ``NEWSSPIDER_DEDUP_INDEX_SIZE`` (default 10000),
-``NEWSSPIDER_DEDUP_BAND_FILTER`` (default true), ``REDIS_URL``.
+band lookup to be exhaustive), ``NEWSSPIDER_DEDUP_INDEX_SIZE`` (default 10000).
 Stats written: ``newsspider/dedup/exact``, ``newsspider/dedup/near``,
-``newsspider/dedup/lookup_skipped``, ``newsspider/dedup/lookup_filtered``,
+``newsspider/dedup/lookup_skipped``,
 ``newsspider/dedup/lookup_errors``, ``newsspider/dedup/skipped_empty`` (an empty or
 rejected body: never a duplicate of anything).
 """
@@ -55,23 +41,15 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem, NotConfigured
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
-from twisted.internet.task import LoopingCall
 from twisted.internet.threads import deferToThread
 
 from newsspider.normalize.text import hamming
-from newsspider.store.store import DEDUP_KEYS, SIMHASH_BANDS, Store, dedup_keys
-from newsspider.store.writer import band_bitmap, band_key_index, has_bit, mark_bit
+from newsspider.store.store import SIMHASH_BANDS, Store, dedup_keys
 
 logger = logging.getLogger(__name__)
 
 STAT = "newsspider/dedup/"
 BANDS = SIMHASH_BANDS
-# Stored band keys beyond which the band filter stays off: with 32,768 keys an
-# eighth of each band's values is taken and about 60 % of new items still skip
-# the lookup; loading the keys (one _id scan) takes about a second on nx-27017.
-BAND_FILTER_MAX_KEYS = 32_768
-# How often the filter checks that no other process is adding dedup keys.
-BAND_FILTER_CHECK_SECONDS = 5.0
 
 
 class DuplicateItem(DropItem):
@@ -109,82 +87,11 @@ def _band_keys(simhash: int) -> list[int]:
     return [(i << 16) | ((unsigned >> (16 * i)) & 0xFFFF) for i in range(BANDS)]
 
 
-class StoredBands:
-    """Band keys that may list a stored body the in-process index does not hold.
-
-    A bitmap over every band key (4 × 65,536 bits).  Until :meth:`load` has
-    applied what :meth:`read_blocking` read from the store, and once
-    :meth:`disable` was called, every item may have a stored candidate;
-    otherwise only an item with a marked band may.
-    """
-
-    def __init__(self) -> None:
-        self._bits = band_bitmap()
-        self.ready = False
-        self.enabled = True
-        self.keys_at_load = 0  # dedup_keys documents when the bitmap was read
-        self.registered = 0  # index entries since then: each adds at most BANDS keys
-
-    def mark(self, simhash: int) -> None:
-        for key in _band_keys(simhash):
-            mark_bit(self._bits, key)
-
-    def may_hold(self, simhash: int) -> bool:
-        if not (self.ready and self.enabled):
-            return True
-        bits = self._bits
-        return any(has_bit(bits, key) for key in _band_keys(simhash))
-
-    def disable(self) -> None:
-        self.enabled = False
-
-    @staticmethod
-    def read_blocking(db: Any) -> tuple[bytearray, int] | None:
-        """The band keys in ``dedup_keys`` as a bitmap, and the key count; None past the limit.
-
-        Runs off the reactor thread; :meth:`load` applies the result on it.
-        """
-        collection = db[DEDUP_KEYS]
-        count = collection.estimated_document_count()
-        if count > BAND_FILTER_MAX_KEYS:
-            return None
-        bits = band_bitmap()
-        for doc in collection.find({}, {"_id": 1}):
-            try:
-                mark_bit(bits, band_key_index(str(doc["_id"])))
-            except ValueError:
-                continue  # not a band key: nothing to mark
-        return bits, max(count, collection.estimated_document_count())
-
-    def load(self, read: tuple[bytearray, int] | None) -> bool:
-        """Apply :meth:`read_blocking`'s answer; False (and disabled) when there was none.
-
-        Marks made meanwhile (evictions) are kept.  Keys that items registered
-        meanwhile added to the store may be marked too: that only costs lookups.
-        """
-        if read is None:
-            self.disable()
-            return False
-        bits, self.keys_at_load = read
-        self._bits = bytearray(a | b for a, b in zip(self._bits, bits, strict=True))
-        self.ready = True
-        return True
-
-    def foreign_keys_blocking(self, db: Any) -> int:
-        """How many more ``dedup_keys`` documents there are than this process could have added."""
-        grown = db[DEDUP_KEYS].estimated_document_count() - self.keys_at_load
-        return max(0, grown - BANDS * self.registered)
-
-
 class RecentIndex:
-    """Recently seen articles by content digest and SimHash band; LRU-bounded.
+    """Recently seen articles by content digest and SimHash band; LRU-bounded."""
 
-    ``on_evict`` is called with each entry that leaves the index.
-    """
-
-    def __init__(self, maxsize: int, on_evict: Any = None) -> None:
+    def __init__(self, maxsize: int) -> None:
         self.maxsize = max(1, maxsize)
-        self.on_evict = on_evict
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._by_digest: dict[bytes, str] = {}
         self._by_band: dict[int, set[str]] = {}
@@ -223,8 +130,6 @@ class RecentIndex:
             self._unlink(old)
 
     def _unlink(self, entry: _Entry) -> None:
-        if self.on_evict is not None:
-            self.on_evict(entry)
         if self._by_digest.get(entry.digest) == entry.url:
             del self._by_digest[entry.digest]
         for key in _band_keys(entry.simhash):
@@ -331,18 +236,13 @@ class KeyBatcher:
 
 
 class DedupPipeline:
-    def __init__(self, crawler: Crawler, store: Store, distance: int, index_size: int,
-                 band_filter: bool = True) -> None:
+    def __init__(self, crawler: Crawler, store: Store, distance: int, index_size: int) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
         self.store = store
         self.distance = distance
-        self.bands = StoredBands()
-        if not band_filter:
-            self.bands.disable()
-        self.index = RecentIndex(index_size, on_evict=lambda entry: self.bands.mark(entry.simhash))
+        self.index = RecentIndex(index_size)
         self.keys = KeyBatcher(store.dedup_refs_blocking)
-        self._foreign_check: LoopingCall | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> DedupPipeline:
@@ -355,50 +255,12 @@ class DedupPipeline:
                 "near duplicates within %d bits", distance, BANDS, BANDS - 1,
             )
         size = crawler.settings.getint("NEWSSPIDER_DEDUP_INDEX_SIZE", 10_000)
-        # Scale-out processes add bodies to the store all the time: the filter can't vouch.
-        band_filter = (crawler.settings.getbool("NEWSSPIDER_DEDUP_BAND_FILTER", True)
-                       and not crawler.settings.get("REDIS_URL"))
-        return cls(crawler, Store.for_crawler(crawler), distance, size, band_filter)
+        return cls(crawler, Store.for_crawler(crawler), distance, size)
 
     async def open_spider(self) -> None:
         await self.store.aopen_for_crawl()
-        if self.bands.enabled:
-            # In the background: until it is read, every item is looked up as before.
-            deferToThread(StoredBands.read_blocking, self.store.db).addCallbacks(
-                self._bands_read, self._bands_failed)
-
-    def _bands_read(self, read: tuple[bytearray, int] | None) -> None:
-        if not self.bands.load(read):
-            logger.info("band filter off: over %d dedup keys stored, most items need the lookup",
-                        BAND_FILTER_MAX_KEYS)
-            return
-        if not self.bands.enabled:
-            return  # the spider closed while the bands were read: nothing left to check
-        self._foreign_check = LoopingCall(self._check_foreign)
-        self._foreign_check.start(BAND_FILTER_CHECK_SECONDS, now=False).addErrback(self._bands_failed)
-
-    def _bands_failed(self, failure: Any) -> None:
-        self.bands.disable()
-        logger.warning("band filter off: %s", failure.getErrorMessage())
-
-    def _check_foreign(self) -> Deferred[None]:
-        def checked(foreign: int) -> None:
-            if foreign and self.bands.enabled:
-                self.bands.disable()
-                logger.info("band filter off: %d dedup keys were added by another process", foreign)
-            if not self.bands.enabled and self._foreign_check is not None and self._foreign_check.running:
-                self._foreign_check.stop()
-
-        def unavailable(failure: Any) -> None:
-            failure.trap(PyMongoError)  # an outage: check again next time
-
-        checking: Deferred[int] = deferToThread(self.bands.foreign_keys_blocking, self.store.db)
-        return checking.addCallbacks(checked, unavailable)
 
     async def close_spider(self) -> None:
-        self.bands.disable()  # a read still running must not start the check after this
-        if self._foreign_check is not None and self._foreign_check.running:
-            self._foreign_check.stop()
         await self.store.aclose()
 
     def _inc(self, name: str) -> None:
@@ -430,7 +292,6 @@ class DedupPipeline:
 
         entry = _Entry(url, digest, simhash)
         self.index.add(entry)
-        self.bands.registered += 1
         found = None
         try:
             found = await self._lookup(url, content_hash, simhash)
@@ -445,9 +306,6 @@ class DedupPipeline:
             # The writer is riding out an outage: a lookup would wait for the
             # server-selection timeout on every item.  In-run dedup still works.
             self._inc("lookup_skipped")
-            return None
-        if not self.bands.may_hold(simhash):
-            self._inc("lookup_filtered")  # only the index can hold a candidate: find() had it
             return None
         try:
             refs = await self.keys.get(dedup_keys(simhash))

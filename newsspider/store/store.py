@@ -48,7 +48,7 @@ from pymongo.errors import PyMongoError
 from newsspider.store.embedded import EmbeddedStore, StoreStartError
 from newsspider.store.journal import Journal
 from newsspider.store.listing import ARTICLE_KEYS, mark_complete
-from newsspider.store.nx27017 import is_nx27017, keyset_index
+from newsspider.store.nx27017 import CONNECT_ERRORS, is_nx27017, keyset_index
 from newsspider.store.values import json_safe
 from newsspider.store.writer import (
     ARTICLE,
@@ -359,9 +359,7 @@ class Store:
         )
         try:
             client.admin.command("ping")
-        except (PyMongoError, KeyError) as exc:
-            # KeyError: pymongo's SCRAM handshake against a server without auth
-            # (nx-27017 given a URI with credentials) fails that way, not as a PyMongoError.
+        except CONNECT_ERRORS as exc:
             client.close()
             raise StoreUnavailable(
                 f"the store at {redact_uri(self.uri)} did not answer within "

@@ -11,8 +11,8 @@ writes them every ``batch_size`` ops or ``flush_seconds`` seconds (and on
   documents (all but ``raw_body_html``), then ``ReplaceOne({_id: url},
   document, upsert=True)``: the article fields plus ``last_crawled_at`` (when
   the op was produced: the crawl's time); a new article gets
-  ``first_seen_at`` = that time, ``alternate_urls: []`` (nx-27017 ignores
-  ``$addToSet`` on a missing field, so the array must exist from the start),
+  ``first_seen_at`` = that time, ``alternate_urls: []`` (the array exists
+  from the start: newsspider.store.nx27017),
   ``revision: 1``, ``schema_version: 1``; an existing one keeps its
   ``first_seen_at``, ``alternate_urls`` and ``revision`` — unless its
   ``content_hash`` differs: then the previous body is archived to
@@ -51,13 +51,9 @@ attempt, so a batch interrupted by an outage is simply written again.
 
 ``batch_transactions`` (the :class:`~newsspider.store.store.Store` sets it
 when it started the embedded nx-27017 itself): each batch's writes run in one
-transaction.  nx-27017 otherwise commits every document on its own (SQLite
-autocommit); one commit per batch took its CPU per stored article from
-~1.6 to ~1.25 ms in a crawl, and halved the time of a ``dedup_keys`` insert.
-The transaction is always committed, never aborted — also when a write of the
-batch failed — so a batch keeps exactly what autocommit would have kept:
-nx-27017's transaction belongs to its one SQLite connection, and a rollback
-would undo other clients' writes made meanwhile.  Ops leave the queue only
+:func:`newsspider.store.nx27017.batch_transaction`, always committed — also
+when a write of the batch failed — so a batch keeps exactly what autocommit
+would have kept (why: newsspider.store.nx27017).  Ops leave the queue only
 after the commit.  Off for a ``MONGO_URI`` server (a MongoDB transaction aborts
 on a write error and needs a replica set).
 
@@ -98,7 +94,6 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,7 +102,7 @@ from typing import TYPE_CHECKING, Any
 import bson
 from bson.errors import InvalidDocument
 from pymongo import InsertOne, ReplaceOne, UpdateOne
-from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, PyMongoError
 
 from newsspider.store.journal import Journal
 from newsspider.store.listing import (
@@ -119,7 +114,7 @@ from newsspider.store.listing import (
     rows_of,
     run_keys,
 )
-from newsspider.store.nx27017 import date_operand, is_nx27017
+from newsspider.store.nx27017 import batch_transaction, date_operand, is_nx27017
 from newsspider.store.values import json_safe
 
 if TYPE_CHECKING:
@@ -741,21 +736,12 @@ class StoreWriter:
             self._nx27017 = is_nx27017(self.db)
         if not self.batch_transactions:
             return self._write_batch(ops)
-        with self.db.client.start_session() as session:
-            session.start_transaction()
+        with batch_transaction(self.db.client) as session:
             self._session = session
             try:
                 written = self._write_batch(ops)
-            except BaseException:
-                # Never abort: on nx-27017 a transaction is the shared SQLite
-                # connection's, so a rollback would undo other clients' writes
-                # too.  What this batch wrote is kept, as with autocommit.
-                with suppress(PyMongoError):
-                    _commit(session)
-                raise
             finally:
                 self._session = None
-            _commit(session)
         return written
 
     def _write_batch(self, ops: list[Op]) -> tuple[dict[str, list[Op]], _Counts]:
@@ -799,8 +785,7 @@ class StoreWriter:
                     parked.setdefault(op.doc["target"], []).append(op)
             elif op.kind == REJECT:
                 doc = dict(op.doc)
-                # nx-27017 can't replace a document holding raw bytes; keep it JSON-safe.
-                doc["item"] = json_safe(doc.get("item") or {})
+                doc["item"] = json_safe(doc.get("item") or {})  # the schema: JSON types only
                 doc.setdefault("at", op.at)
                 doc["_id"] = f"{doc.get('portal')}:{doc.get('url')}"
                 doc.update(reject_keys(doc))
@@ -995,20 +980,6 @@ class StoreWriter:
     def _set(self, name: str, value: Any) -> None:
         if self.stats is not None:
             on_reactor(self.stats.set_value, STAT + name, value)
-
-
-def _commit(session: ClientSession) -> None:
-    """Commit a batch's transaction; one nx-27017 never opened counts as committed.
-
-    nx-27017 (0.8) ignores ``startTransaction`` on a ``find`` of a collection
-    that does not exist yet; the batch's writes then each committed on their
-    own, and ``commitTransaction`` answers "No session specified".
-    """
-    try:
-        session.commit_transaction()
-    except OperationFailure as exc:
-        if "No session specified" not in str(exc):
-            raise
 
 
 def _merge_update(
