@@ -23,8 +23,6 @@ from pymongo import MongoClient
 
 from newsspider.normalize.text import hamming, simhash64
 from newsspider.pipelines.dedup import RecentIndex, _band_keys, _Entry
-from newsspider.store.store import dedup_keys
-from newsspider.store.writer import band_key_index
 
 REPO = Path(__file__).resolve().parent.parent
 DRIVER = Path(__file__).resolve().parent / "fixtures" / "store" / "crawl.py"
@@ -193,12 +191,3 @@ def test_evicted_entries_are_found_by_the_store_lookup(evicted: dict[str, Any]) 
     assert reopened["newsspider/store/inserted"] == 1
     assert sorted(evicted["db"].articles.find_one({"_id": V + "0"})["alternate_urls"]) == [
         V + "3", V + "4"]
-
-
-def test_band_key_ids_and_ints_agree() -> None:
-    for text in (B1, B2, body(17)):
-        h = simhash64(text)
-        assert [band_key_index(key) for key in dedup_keys(h)] == _band_keys(h)
-    for bad in ("4:0000", "0:10000", "x:1", "0:zz"):
-        with pytest.raises(ValueError):
-            band_key_index(bad)

@@ -81,8 +81,7 @@ class _Entry:
 
 
 def _band_keys(simhash: int) -> list[int]:
-    # Bands as small ints (band number in the top bits) keep the index compact;
-    # the same ints as newsspider.store.writer.band_key_index of the band's id.
+    # Bands as small ints (band number in the top bits) keep the index compact.
     unsigned = simhash & 0xFFFFFFFFFFFFFFFF
     return [(i << 16) | ((unsigned >> (16 * i)) & 0xFFFF) for i in range(BANDS)]
 

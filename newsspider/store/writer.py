@@ -367,12 +367,9 @@ class StoreWriter:
         self.lost = 0
         self.journaled = 0
         self.gave_up = False
-        # dedup_keys ids this writer has inserted or pushed to (a bit per possible
-        # "<band>:<hex>" key, 32 KiB), and whether the collection was empty when it
-        # first wrote one: then a key it does not know can only exist if another
-        # writer made it meanwhile, which the insert's E11000 catches, so no
-        # existence query is needed (on nx-27017 0.05 ms per key).
-        self._known_keys = band_bitmap()
+        # Whether dedup_keys was empty when this writer first wrote one: then a key
+        # exists only if this run (or another writer meanwhile) made it, which the
+        # insert's E11000 catches, so no existence query is needed.
         self._keys_fresh: bool | None = None
         # Whether the server is nx-27017 (newsspider.store.nx27017): asked at the first batch
         # unless the caller knows.
@@ -906,7 +903,8 @@ class StoreWriter:
     def _write_dedup_keys(self, planned: list[tuple[Op, str, str]]) -> None:
         """Band keys: an insert where the key is new, a ``$push`` upsert where it exists.
 
-        Four per new body.  One ``_id`` query tells which exist; on nx-27017 an
+        Four per new body.  One ``_id`` query tells which exist (none when
+        ``dedup_keys`` was empty as this writer began: E11000 tells); on nx-27017 an
         insert costs half an upsert (which reads first), and on a young store
         most keys are new.  A key another writer creates between the query and
         the insert fails that insert alone (unordered, E11000); its references
@@ -918,16 +916,13 @@ class StoreWriter:
             return
         if self._keys_fresh is None:
             self._keys_fresh = self.db[DEDUP_KEYS].find_one({}, {"_id": 1}, session=self._session) is None
-        bit_of = {key: band_key_index(key) for key in sorted({key for _, key, _ in planned})}
-        existing = {key for key, bit in bit_of.items() if has_bit(self._known_keys, bit)}
-        unknown = [] if self._keys_fresh else [key for key in bit_of if key not in existing]
+        existing: set[str] = set()
+        unknown = [] if self._keys_fresh else sorted({key for _, key, _ in planned})
         for start in range(0, len(unknown), KEY_COMMAND_CHUNK):
             chunk = unknown[start:start + KEY_COMMAND_CHUNK]
             existing.update(d["_id"] for d in self.db[DEDUP_KEYS].find(
                 {"_id": {"$in": chunk}}, {"_id": 1}, session=self._session))
         self._store_dedup_keys(planned, existing)
-        for bit in bit_of.values():
-            mark_bit(self._known_keys, bit)
 
     def _store_dedup_keys(self, planned: list[tuple[Op, str, str]], existing: set[str]) -> None:
         """Insert the keys not in ``existing``, push to the others (and to any inserted meanwhile)."""
@@ -1017,30 +1012,6 @@ def _as_stored(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_as_stored(item) for item in value]
     return value
-
-
-# Band-key bitmaps: one bit per possible ``dedup_keys`` id (4 × 65,536 bits,
-# 32 KiB), indexed by ``band << 16 | value``.  The writer's known keys and the
-# dedup pipeline's stored bands (newsspider.pipelines.dedup.StoredBands).
-def band_bitmap() -> bytearray:
-    return bytearray((SIMHASH_BANDS << 16) // 8)
-
-
-def band_key_index(key: str) -> int:
-    """``"2:1a2b"`` (a ``dedup_keys`` id) → its bit index; ValueError for an id of another shape."""
-    band, _, value = key.partition(":")
-    number, bits = int(band), int(value, 16)
-    if not 0 <= number < SIMHASH_BANDS or not 0 <= bits <= 0xFFFF or len(value) != 4:
-        raise ValueError(key)
-    return (number << 16) | bits
-
-
-def mark_bit(bits: bytearray, index: int) -> None:
-    bits[index >> 3] |= 1 << (index & 7)
-
-
-def has_bit(bits: bytearray, index: int) -> bool:
-    return bool(bits[index >> 3] & (1 << (index & 7)))
 
 
 def dedup_key_refs(url: str, simhash: Any) -> list[tuple[str, str]]:
