@@ -275,3 +275,26 @@ def test_a_string_date_written_by_set_reads_back_as_the_date(nx_db) -> None:
     assert isinstance(stored, str)
     assert stored_date(stored) == later
     assert stored_date(BASE) == BASE and stored_date("not a date") is None and stored_date(None) is None
+
+
+def test_a_scalar_in_on_an_indexed_field_reads_every_row_an_id_in_does_not(tmp_path: Path) -> None:
+    """The SQL nx-27017's engine (neosqlite) runs: why every crawl lookup goes by ``_id``."""
+    neosqlite = pytest.importorskip("neosqlite")
+    connection = neosqlite.Connection(str(tmp_path / "lookups.db"))
+    collection = connection["keys"]
+    collection.create_index("portal")
+    collection.insert_many([{"_id": f"u{i}", "portal": f"p{i % 3}"} for i in range(12)])
+    executed: list[str] = []
+    connection.db.set_trace_callback(executed.append)
+
+    def plan(query: dict[str, Any]) -> list[str]:
+        executed.clear()
+        list(collection.find(query))
+        [select] = [s for s in executed if s.startswith("SELECT id, _id")]
+        return [row[3] for row in connection.db.execute("EXPLAIN QUERY PLAN " + select)]
+
+    assert plan({"portal": {"$in": ["p1", "p2"]}})[0] == "SCAN keys"
+    by_id = plan({"_id": {"$in": ["u1", "u2"]}})
+    assert any("USING INDEX idx_keys_id" in step for step in by_id), by_id
+    connection.db.set_trace_callback(None)
+    connection.close()

@@ -24,6 +24,11 @@ a real nx-27017 in ``tests/test_store_nx27017.py`` that fails when it is gone.
   use the index.  Not adapted for exports: the query stays right, and costs a
   scan on nx-27017 (docs/exports.md gives the figure).  Adapted for the
   dashboard: see *listing keys* below.
+* **Only an ``_id`` query is an index lookup.**  A scalar ``$in`` on an
+  indexed field (and an array field, ``$or``) reads every row: 176 ms at
+  20,000 articles.  Adapted: every lookup a crawl makes is an ``_id`` ``$in``
+  (``dedup_keys``, ``url_aliases``, known articles: newsspider.store.store), the
+  same query on MongoDB.
 * **A string that begins like a date is compared as one.**  A range on a
   string field whose bound starts ``2024-05-01…`` goes the way of a date
   range (``datetime()``, no index, every matching row read and sorted in

@@ -4,7 +4,8 @@ No ``skip``, no count, no scan: a list is ``find({equalities, key: range})
 .sort(key).limit(n + 1)`` on a compound index whose last field is the key
 (:data:`newsspider.store.store.INDEXES`), and the next page starts below the
 last key shown.  The keys are the strings of :mod:`newsspider.store.listing`
-(nx-27017 scans for a date range; it walks an index for a string range).
+(nx-27017 scans for a date range; it walks an index for a string range:
+newsspider.store.nx27017, *listing keys*).
 
 A title search reads the rows of one query token, newest first, and keeps
 those whose title holds every word of the query; it reads at most
