@@ -17,6 +17,7 @@ from pymongo.errors import OperationFailure
 from newsspider.store.embedded import EmbeddedStore
 from newsspider.store.nx27017 import (
     CONNECT_ERRORS,
+    SEEN_ON,
     batch_transaction,
     date_lower_bound,
     date_operand,
@@ -55,6 +56,12 @@ def ids(cursor) -> list[str]:
 
 def test_the_server_is_recognised(nx_db) -> None:
     assert is_nx27017(nx_db)
+
+
+def test_the_installed_release_is_the_one_the_differences_were_seen_on() -> None:
+    from importlib.metadata import version
+
+    assert version("nx-27017") == SEEN_ON, "re-check every difference below, then update SEEN_ON"
 
 
 def test_date_comparisons_drop_the_milliseconds(stamped) -> None:

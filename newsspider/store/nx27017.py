@@ -107,6 +107,9 @@ if TYPE_CHECKING:
     from pymongo import MongoClient
     from pymongo.client_session import ClientSession
 
+#: The nx-27017 release every difference below was seen on (tests/test_store_nx27017.py checks
+#: the installed one is it: after an upgrade, re-run those tests and update the list).
+SEEN_ON = "0.8.1"
 #: ``buildInfo.process`` of an nx-27017 server (MongoDB's buildInfo has no such field).
 NX_PROCESS = "nx_27017"
 #: What a first ping can raise: pymongo's errors, and the KeyError of a SCRAM
@@ -179,5 +182,5 @@ def keyset_index(field: str, nx27017: bool) -> IndexModel:
     return IndexModel([(field, ASCENDING), ("_id", ASCENDING)])
 
 
-__all__ = ["CONNECT_ERRORS", "NX_PROCESS", "batch_transaction", "date_lower_bound", "date_operand",
+__all__ = ["CONNECT_ERRORS", "NX_PROCESS", "SEEN_ON", "batch_transaction", "date_lower_bound", "date_operand",
            "is_nx27017", "keyset_index", "stored_date"]
