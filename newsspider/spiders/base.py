@@ -350,6 +350,7 @@ class PortalSpider(NewsSpider):
         self._checkpoint: dict[str, Any] | None = None
         #: How long after first seen a stored article may be due again (None: never; from_crawler).
         self.revisit_window: timedelta | None = None
+        self._revisited: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
@@ -515,7 +516,11 @@ class PortalSpider(NewsSpider):
                     if seen.alias
                     or not is_due(seen.first_seen_at, seen.last_crawled_at, now, self.revisit_window)
                 }
-                revisits = sum(1 for u, _ in fresh if u in stored and u not in known)
+                # Counted once per URL: a listing may show an article twice (Scrapy's
+                # duplicate filter then drops the second request).
+                due = {u for u, _ in fresh if u in stored and u not in known} - self._revisited
+                self._revisited |= due
+                revisits = len(due)
         if known:
             self._stat("articles_known", sum(1 for u, _ in fresh if u in known))
         if revisits:
