@@ -13,7 +13,9 @@ Spider arguments (CONTRACT §2): ``start_url``, ``max_pages``, ``since``,
 Archive backfill (``-a pages=FROM-TO``): listing pages FROM to TO are
 requested at once, by the portal's page pattern (``listing.page_url``), instead
 of walking from page 1 — in a shared crawl the workers fetch them in parallel.
-Each page's articles are requested (stored ones skipped unless ``full=1``);
+Each page's articles are requested (stored ones skipped unless ``full=1``,
+never revisited: old articles in an archive seldom change, and a backfill run
+again over the same pages would otherwise fetch every one it just stored);
 no next links are followed and there is no early stop at known pages.  A
 portal without a page pattern cannot backfill: the argument is refused
 (``SpiderArgumentError``, exit 2).
@@ -44,8 +46,9 @@ gives a changed article revision + 1 and a new ``updated_at``; an unchanged
 one keeps both).  The lookup is the same one ``_id`` query per listing page,
 returning each stored article's ``first_seen_at`` and ``last_crawled_at``.
 A listing page holding a due article is not "all known": pagination goes on.
-The URL of a duplicate merged into another article is never revisited.
-``full=1`` requests every listed article, as before.
+The URL of a duplicate merged into another article is never revisited, nor
+is anything in an archive backfill (``pages=FROM-TO``).  ``full=1`` requests
+every listed article, as before.
 
 Crash recovery: a portal spider keeps one ``crawl_state`` document per portal
 and start URL(s) — ``{_id, portal, start_urls, state, started_at,
@@ -356,7 +359,8 @@ class PortalSpider(NewsSpider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._callback_error, signal=signals.spider_error)
-        spider.revisit_window = window_of(crawler.settings.getfloat("NEWSSPIDER_REVISIT_HOURS", 48.0))
+        if spider.pages is None:  # a backfill fetches what is missing from the archive, no revisits
+            spider.revisit_window = window_of(crawler.settings.getfloat("NEWSSPIDER_REVISIT_HOURS", 48.0))
         return spider
 
     def _callback_error(self, failure: Failure, response: Response, spider: scrapy.Spider) -> None:
