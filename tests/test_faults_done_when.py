@@ -85,9 +85,8 @@ def test_sigkill_mid_crawl_then_rerun_stores_each_once_and_refetches_little(
     # A few slow pages keep the crawl going long enough to be killed in the middle.
     plan = FaultPlan(0.15, kinds=("slow",), seed=5, slow_seconds=0.4)
     args = ("ofweek", "max_pages=20")
-    # Revisits off: they would fetch the articles stored before the kill again on purpose
-    # (just stored = due on the next run, newsspider.revisit); this is about what resuming re-fetches.
-    settings = {**LIVE_STORE, "CONCURRENT_REQUESTS_PER_DOMAIN": "4", "NEWSSPIDER_REVISIT_HOURS": "0"}
+    # Revisits on (the default): a run resuming a killed one does not revisit what it stored.
+    settings = {**LIVE_STORE, "CONCURRENT_REQUESTS_PER_DOMAIN": "4"}
     log = tmp_path / "crawl.log"
     with ReplicaServer(scenario=scenario, faults=plan) as rep:
         start_url = f"start_url={rep.listing_url}"

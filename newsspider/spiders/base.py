@@ -47,8 +47,9 @@ one keeps both).  The lookup is the same one ``_id`` query per listing page,
 returning each stored article's ``first_seen_at`` and ``last_crawled_at``.
 A listing page holding a due article is not "all known": pagination goes on.
 The URL of a duplicate merged into another article is never revisited, nor
-is anything in an archive backfill (``pages=FROM-TO``).  ``full=1`` requests
-every listed article, as before.
+is anything in an archive backfill (``pages=FROM-TO``) or in a run that
+resumes an interrupted one (it completes that crawl; revisits wait for the
+next run).  ``full=1`` requests every listed article, as before.
 
 Crash recovery: a portal spider keeps one ``crawl_state`` document per portal
 and start URL(s) — ``{_id, portal, start_urls, state, started_at,
@@ -515,10 +516,12 @@ class PortalSpider(NewsSpider):
                                response.url, exc)
             else:
                 now = datetime.now(UTC)
+                # A run resuming an interrupted one finishes that crawl first: what the
+                # interrupted run stored is not fetched again (revisits wait for the next run).
+                window = None if self.resuming else self.revisit_window
                 known = {
                     url for url, seen in stored.items()
-                    if seen.alias
-                    or not is_due(seen.first_seen_at, seen.last_crawled_at, now, self.revisit_window)
+                    if seen.alias or not is_due(seen.first_seen_at, seen.last_crawled_at, now, window)
                 }
                 # Counted once per URL: a listing may show an article twice (Scrapy's
                 # duplicate filter then drops the second request).
