@@ -167,7 +167,9 @@ def summary_table(stats: dict[str, Any], elapsed: float) -> str:
         ("  exact", get("newsspider/dedup/exact")),
         ("  near (SimHash)", get("newsspider/dedup/near")),
         ("already stored, not fetched", get("newsspider/spider/articles_known")),
+        ("already stored, revisited", get("newsspider/spider/articles_revisited")),
         ("rejected", get("newsspider/validate/rejected")),
+        ("  repeats of a stored reject", get("newsspider/store/rejects_repeated")),
     ]
     prefix = "newsspider/validate/rejected/"
     for key in sorted(k for k in stats if k.startswith(prefix)):

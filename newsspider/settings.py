@@ -283,6 +283,8 @@ DOWNLOADER_MIDDLEWARES.update(
 # A crawl that did not finish (killed, stopped, a listing page lost) is resumed by the next run:
 # it walks past listing pages whose articles are all stored (kept in the `crawl_state` collection).
 NEWSSPIDER_RESUME_ENABLED = _env("NEWSSPIDER_RESUME_ENABLED", True)
+# Hours after first seen during which an incremental crawl re-fetches a stored article when due (0 = never).
+NEWSSPIDER_REVISIT_HOURS = _env("NEWSSPIDER_REVISIT_HOURS", 48.0)
 
 
 # --- the dashboard (newsspider/web, `newsspider web`) ---

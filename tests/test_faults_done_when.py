@@ -85,6 +85,7 @@ def test_sigkill_mid_crawl_then_rerun_stores_each_once_and_refetches_little(
     # A few slow pages keep the crawl going long enough to be killed in the middle.
     plan = FaultPlan(0.15, kinds=("slow",), seed=5, slow_seconds=0.4)
     args = ("ofweek", "max_pages=20")
+    # Revisits on (the default): a run resuming a killed one does not revisit what it stored.
     settings = {**LIVE_STORE, "CONCURRENT_REQUESTS_PER_DOMAIN": "4"}
     log = tmp_path / "crawl.log"
     with ReplicaServer(scenario=scenario, faults=plan) as rep:

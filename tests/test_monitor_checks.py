@@ -34,6 +34,17 @@ T = Thresholds(min_items=5, max_error_ratio=0.1, max_reject_ratio=0.2)
           "downloader/response_count": 10}, "finished", []),
         ({"item_scraped_count": 7, "item_dropped_count": 3, "newsspider/validate/rejected": 3,
           "downloader/response_count": 10}, "finished", ["reject_ratio"]),
+        # Repeated rejects (known-broken pages fetched again) are left out of both sides:
+        # 1 of 6 counted passes, 3 of 8 does not.
+        ({"item_scraped_count": 5, "item_dropped_count": 5, "newsspider/validate/rejected": 5,
+          "newsspider/store/rejects_repeated": 4, "downloader/response_count": 10}, "finished", []),
+        ({"item_scraped_count": 5, "item_dropped_count": 5, "newsspider/validate/rejected": 5,
+          "newsspider/store/rejects_repeated": 2, "downloader/response_count": 10}, "finished",
+         ["reject_ratio"]),
+        # Nothing but repeats: nothing to judge, and no division by zero.
+        ({"item_dropped_count": 3, "newsspider/validate/rejected": 3,
+          "newsspider/store/rejects_repeated": 3, "newsspider/spider/articles_known": 5,
+          "downloader/response_count": 4}, "finished", []),
         ({"item_scraped_count": 10, "downloader/response_count": 10}, "shutdown",
          ["finish_reason"]),
         ({"item_scraped_count": 10, "downloader/response_count": 10}, "closespider_itemcount",
@@ -56,6 +67,18 @@ def test_thresholds(stats: dict, reason: str, failed: list[str]) -> None:
     assert sorted(r.name for r in results if not r.passed) == sorted(failed)
     for result in results:
         assert result.message  # every check says what it measured
+
+
+def test_the_reject_ratio_message_names_the_repeats_it_left_out() -> None:
+    stats = {"item_scraped_count": 5, "item_dropped_count": 5, "newsspider/validate/rejected": 5,
+             "newsspider/store/rejects_repeated": 4}
+    [check] = [r for r in evaluate(stats, "finished", T) if r.name == "reject_ratio"]
+    assert check.passed
+    assert check.message == ("1 of 6 items rejected (ratio 0.167, max 0.2) "
+                             "(4 repeated rejects of known-broken pages not counted)")
+    plain = {"item_scraped_count": 8, "item_dropped_count": 2, "newsspider/validate/rejected": 2}
+    [check] = [r for r in evaluate(plain, "finished", T) if r.name == "reject_ratio"]
+    assert check.message == "2 of 10 items rejected (ratio 0.200, max 0.2)"
 
 
 def test_min_items_zero_switches_the_check_off() -> None:

@@ -319,6 +319,66 @@ def test_rejects_are_upserted_per_portal_and_url(make_store, mongo_db, stats) ->
     assert stats.get_value("newsspider/store/rejects") == 2
 
 
+def test_a_reject_for_the_reason_already_recorded_is_a_repeat(make_store, mongo_db, stats) -> None:
+    """Same URL, same reason (the first error's top-level field) as the stored reject: a repeat."""
+    store = make_store()
+    url, key = "https://a.test/broken", "ofweek:https://a.test/broken"
+    first = datetime(2024, 1, 2, 8, 0, tzinfo=UTC)
+
+    def reject(field: str, message: str, at: datetime) -> dict[str, Any]:
+        store.writer.put_blocking(Op(REJECT, {
+            "url": url, "portal": "ofweek", "errors": [{"field": field, "message": message}],
+            "item": {"url": url}, "at": at,
+        }))
+        assert store.flush(5)
+        return mongo_db.rejects.find_one({"_id": key})
+
+    stored = reject("fetch", "HTTP 500 from " + url, first)
+    assert (stored["repeated"], stored["first_at"]) == (0, first)
+    assert stats.get_value("newsspider/store/rejects_repeated") is None
+    stored = reject("fetch", "HTTP 500 from " + url, first + timedelta(hours=1))
+    assert (stored["repeated"], stored["first_at"]) == (1, first)
+    stored = reject("fetch.timeout", "no answer", first + timedelta(hours=2))  # still "fetch"
+    assert (stored["repeated"], stored["first_at"]) == (2, first)
+    assert stats.get_value("newsspider/store/rejects_repeated") == 2
+    # Another reason is a new reject, not a repeat.
+    later = first + timedelta(hours=3)
+    stored = reject("body_html", "the article has no body HTML", later)
+    assert (stored["repeated"], stored["first_at"], stored["reason"]) == (0, later, "body_html")
+    assert stats.get_value("newsspider/store/rejects_repeated") == 2
+    # Two in one batch: the second repeats the first.
+    for hours in (4, 5):
+        store.writer.put_blocking(Op(REJECT, {
+            "url": url, "portal": "ofweek", "errors": [{"field": "body_html", "message": "empty"}],
+            "item": {}, "at": first + timedelta(hours=hours)}))
+    assert store.flush(5)
+    assert mongo_db.rejects.find_one({"_id": key})["repeated"] == 2
+    assert stats.get_value("newsspider/store/rejects_repeated") == 4
+    assert stats.get_value("newsspider/store/rejects") == 6
+    # Another portal's reject of the same URL is its own document.
+    store.writer.put_blocking(Op(REJECT, {"url": url, "portal": "zaker",
+                                          "errors": [{"field": "body_html", "message": "x"}]}))
+    assert store.flush(5)
+    assert mongo_db.rejects.find_one({"_id": "zaker:" + url})["repeated"] == 0
+
+
+def test_a_retried_batch_finding_its_own_reject_does_not_count_it_again() -> None:
+    from newsspider.store.writer import _repeat_reject
+
+    at = datetime(2024, 1, 2, 8, 0, 0, 123456, tzinfo=UTC)
+    new = {"at": at, "reason": "fetch"}
+    # The first attempt's write landed (at stored to the millisecond), the batch is written again.
+    landed = {"at": at.replace(microsecond=123000), "reason": "fetch", "repeated": 0, "first_at": at}
+    assert not _repeat_reject(new, landed) and new["repeated"] == 0
+    landed_repeat = dict(landed, repeated=3, first_at=datetime(2024, 1, 1, tzinfo=UTC))
+    assert _repeat_reject(new, landed_repeat)
+    assert new["repeated"] == 3 and new["first_at"] == datetime(2024, 1, 1, tzinfo=UTC)
+    # A reject stored before these fields existed: its reason from its errors, first_at its at.
+    old = {"at": datetime(2023, 12, 1, tzinfo=UTC), "errors": [{"field": "fetch", "message": "HTTP 500"}]}
+    assert _repeat_reject(new, old) and new["repeated"] == 1
+    assert new["first_at"] == datetime(2023, 12, 1, tzinfo=UTC)
+
+
 def test_reject_doc_makes_the_item_json_safe() -> None:
     from newsspider.store.store import reject_doc
 
@@ -347,6 +407,24 @@ def test_known_ids_batches(make_store, mongo_db) -> None:
     store.flush(10)
     asked = urls + ["https://elsewhere.test/"]
     assert store.known_ids_blocking(asked) == set(urls[::2])
+
+
+def test_known_articles_gives_the_revisit_timestamps_and_marks_aliases(make_store, mongo_db) -> None:
+    store = make_store()
+    seen = datetime(2024, 5, 1, 8, 0, tzinfo=UTC)
+    crawled = seen + timedelta(hours=5)
+    url, copy = "https://a.test/kn/000001", "https://a.test/kn/copy01"
+    store.writer.put_blocking(Op(ARTICLE, article(url, "第一次。"), at=seen))
+    store.writer.put_blocking(Op(MERGE, {"target": url, "urls": [copy]}))
+    assert store.flush(5)
+    store.writer.put_blocking(Op(ARTICLE, article(url, "第一次。"), at=crawled))  # unchanged re-crawl
+    assert store.flush(5)
+    known = store.known_articles_blocking([url, copy, "https://a.test/kn/unknown"])
+    assert set(known) == {url, copy}
+    assert (known[url].first_seen_at, known[url].last_crawled_at, known[url].alias) == (
+        seen, crawled, False)
+    assert known[copy].alias
+    assert store.known_ids_blocking([url, copy, "https://a.test/kn/unknown"]) == {url, copy}
 
 
 def test_indexes_exist(make_store, mongo_db) -> None:

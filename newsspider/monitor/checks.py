@@ -3,7 +3,9 @@
 Run checks (thresholds in settings, :class:`Thresholds`):
   ``min_items``      articles seen (scraped + dropped + already stored) >= ``NEWSSPIDER_MONITOR_MIN_ITEMS``
   ``error_ratio``    ERROR log lines / responses <= ``NEWSSPIDER_MONITOR_MAX_ERROR_RATIO``
-  ``reject_ratio``   rejected / yielded items <= ``NEWSSPIDER_MONITOR_MAX_REJECT_RATIO``
+  ``reject_ratio``   rejected / yielded items <= ``NEWSSPIDER_MONITOR_MAX_REJECT_RATIO``,
+                     repeated rejects of known-broken pages (``newsspider/store/rejects_repeated``)
+                     left out of both
   ``finish_reason``  the close reason is one of ``NEWSSPIDER_MONITOR_FINISH_REASONS``
   ``store_writes``   no write lost (neither stored nor journaled) or refused by the
                      store, the store writer alive to the end, no journal record
@@ -75,14 +77,20 @@ def _error_ratio(stats: Mapping[str, Any], reason: str, t: Thresholds) -> CheckR
 
 
 def _reject_ratio(stats: Mapping[str, Any], reason: str, t: Thresholds) -> CheckResult:
+    # A repeat (the same URL rejected for the same reason as already recorded: a known-broken
+    # page fetched again, newsspider.store.writer) says nothing new about this run: it is
+    # left out of both sides, or every run would carry the portal's broken pages again.
+    repeated = _count(stats, "newsspider/store/rejects_repeated")
     rejected = _count(stats, "newsspider/validate/rejected")
+    repeated = min(repeated, rejected)
     # Rejected items are dropped, so yielded = scraped + dropped.
-    yielded = _count(stats, "item_scraped_count") + _count(stats, "item_dropped_count")
-    ratio = rejected / yielded if yielded else 0.0
-    return CheckResult(
-        "reject_ratio", ratio <= t.max_reject_ratio,
-        f"{rejected} of {yielded} items rejected (ratio {ratio:.3f}, max {t.max_reject_ratio})",
-    )
+    yielded = _count(stats, "item_scraped_count") + _count(stats, "item_dropped_count") - repeated
+    rejected -= repeated
+    ratio = rejected / yielded if yielded > 0 else 0.0
+    message = f"{rejected} of {yielded} items rejected (ratio {ratio:.3f}, max {t.max_reject_ratio})"
+    if repeated:
+        message += f" ({repeated} repeated rejects of known-broken pages not counted)"
+    return CheckResult("reject_ratio", ratio <= t.max_reject_ratio, message)
 
 
 def _finish_reason(stats: Mapping[str, Any], reason: str, t: Thresholds) -> CheckResult:

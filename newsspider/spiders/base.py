@@ -2,7 +2,8 @@
 
 Spiders navigate; extraction is pure (``newsspider.extract``).  A portal spider
 walks the listing pages, asks the store which listed articles it already has
-(one batched ``_id`` query per listing page), requests the rest, chains the
+(one batched ``_id`` query per listing page), requests the rest and the stored
+ones due for a revisit (see "Revisits" below), chains the
 pages of multi-page articles as Scrapy requests, and yields one item dict per
 article (see ``newsspider.models.Article`` for its fields).
 
@@ -12,13 +13,17 @@ Spider arguments (CONTRACT §2): ``start_url``, ``max_pages``, ``since``,
 Archive backfill (``-a pages=FROM-TO``): listing pages FROM to TO are
 requested at once, by the portal's page pattern (``listing.page_url``), instead
 of walking from page 1 — in a shared crawl the workers fetch them in parallel.
-Each page's articles are requested (stored ones skipped unless ``full=1``);
+Each page's articles are requested (stored ones skipped unless ``full=1``,
+never revisited: old articles in an archive seldom change, and a backfill run
+again over the same pages would otherwise fetch every one it just stored);
 no next links are followed and there is no early stop at known pages.  A
 portal without a page pattern cannot backfill: the argument is refused
 (``SpiderArgumentError``, exit 2).
 
 Stats: ``newsspider/spider/listing_pages``, ``…/articles_listed``,
-``…/articles_known`` (skipped, already stored), ``…/articles_requested``,
+``…/articles_known`` (skipped: already stored and not due for a revisit, or the
+URL of a merged duplicate), ``…/articles_revisited`` (stored, due, requested
+again), ``…/articles_requested`` (new and revisited), ``…/known_ids_unavailable``,
 ``…/older_than_since``, ``…/pagination_stopped/<reason>``,
 ``…/article_pages``, ``…/fetch_failed``, ``…/fetch_failed/<reason>``,
 ``…/resumed`` (this run resumes one that did not finish),
@@ -32,6 +37,19 @@ each of title, published_at, author and body_html was found:
 (the i-th declared selector found it), ``newsspider/extract/fallback/<field>``
 (automatic extraction did, see ``newsspider.extract.heal``),
 ``newsspider/extract/missing/<field>`` (nothing did).
+
+Revisits (setting ``NEWSSPIDER_REVISIT_HOURS``, default 48; 0 = never): a
+stored article first seen less than that long ago is requested again when it
+is *due* — on the next run after it was stored, then at growing intervals
+(newsspider.revisit) — so an incremental crawl sees its revisions (the store
+gives a changed article revision + 1 and a new ``updated_at``; an unchanged
+one keeps both).  The lookup is the same one ``_id`` query per listing page,
+returning each stored article's ``first_seen_at`` and ``last_crawled_at``.
+A listing page holding a due article is not "all known": pagination goes on.
+The URL of a duplicate merged into another article is never revisited, nor
+is anything in an archive backfill (``pages=FROM-TO``) or in a run that
+resumes an interrupted one (it completes that crawl; revisits wait for the
+next run).  ``full=1`` requests every listed article, as before.
 
 Crash recovery: a portal spider keeps one ``crawl_state`` document per portal
 and start URL(s) — ``{_id, portal, start_urls, state, started_at,
@@ -50,7 +68,7 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,6 +89,7 @@ from newsspider.extract.heal import HEALED_FIELDS, parse_with_fallback
 from newsspider.extract.listing import ListingItem, page_url
 from newsspider.htmldepth import TOO_DEEP
 from newsspider.portals.base import Portal
+from newsspider.revisit import is_due, window_of
 from newsspider.runtime import configure_crawler
 from newsspider.urls import canonicalize
 
@@ -333,11 +352,16 @@ class PortalSpider(NewsSpider):
         self.resuming = False
         self._listing_failures = 0
         self._checkpoint: dict[str, Any] | None = None
+        #: How long after first seen a stored article may be due again (None: never; from_crawler).
+        self.revisit_window: timedelta | None = None
+        self._revisited: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Any:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._callback_error, signal=signals.spider_error)
+        if spider.pages is None:  # a backfill fetches what is missing from the archive, no revisits
+            spider.revisit_window = window_of(crawler.settings.getfloat("NEWSSPIDER_REVISIT_HOURS", 48.0))
         return spider
 
     def _callback_error(self, failure: Failure, response: Response, spider: scrapy.Spider) -> None:
@@ -478,18 +502,36 @@ class PortalSpider(NewsSpider):
         if older:
             self._stat("older_than_since", older)
 
+        # Stored and not due for a revisit: not requested (newsspider.revisit).
         known: set[str] = set()
+        revisits = 0
         if fresh and not self.full:
             try:
-                known = await self._store_for_lookup().known_ids(sorted({u for u, _ in fresh}))
+                stored = await self._store_for_lookup().known_articles(sorted({u for u, _ in fresh}))
             except PyMongoError as exc:
                 # The store is away (an outage the writer rides out): fetch them all rather
                 # than lose the page; re-storing a known article is an idempotent upsert.
                 self._stat("known_ids_unavailable")
                 logger.warning("store lookup failed for %s (%s); fetching every article",
                                response.url, exc)
+            else:
+                now = datetime.now(UTC)
+                # A run resuming an interrupted one finishes that crawl first: what the
+                # interrupted run stored is not fetched again (revisits wait for the next run).
+                window = None if self.resuming else self.revisit_window
+                known = {
+                    url for url, seen in stored.items()
+                    if seen.alias or not is_due(seen.first_seen_at, seen.last_crawled_at, now, window)
+                }
+                # Counted once per URL: a listing may show an article twice (Scrapy's
+                # duplicate filter then drops the second request).
+                due = {u for u, _ in fresh if u in stored and u not in known} - self._revisited
+                self._revisited |= due
+                revisits = len(due)
         if known:
             self._stat("articles_known", sum(1 for u, _ in fresh if u in known))
+        if revisits:
+            self._stat("articles_revisited", revisits)
         for canonical, item in fresh:
             if canonical in known:
                 continue

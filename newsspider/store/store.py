@@ -2,7 +2,8 @@
 
 ``Store.for_crawler(crawler)`` returns the crawler's store, creating it on
 first use; the dedup and store pipelines, the runs extension and the spider
-(incremental crawling via :meth:`Store.known_ids`) all get the same object.
+(incremental crawling via :meth:`Store.known_ids` / :meth:`Store.known_articles`) all get
+the same object.
 Outside Scrapy (the CLI, benchmarks) build one with ``Store(uri=…)`` or
 :meth:`Store.from_settings`.
 
@@ -39,7 +40,7 @@ import threading
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import quote
 
 from pymongo import ASCENDING, IndexModel, MongoClient
@@ -599,16 +600,31 @@ class Store:
         return await _in_thread(self.known_ids_blocking, ids)
 
     def known_ids_blocking(self, ids: list[str]) -> set[str]:
-        found: set[str] = set()
+        return set(self.known_articles_blocking(ids))
+
+    async def known_articles(self, ids: list[str]) -> dict[str, KnownArticle]:
+        """Which of ``ids`` are stored, and when each was first seen and last crawled, off the reactor.
+
+        What the spider's revisit rule needs (newsspider.revisit), in the same
+        ``_id`` queries as :meth:`known_ids`; dates are compared in Python, not
+        in the query (nx-27017 compares dates at whole seconds, without an index).
+        """
+        if not ids:
+            return {}
+        await self._ensure_open()
+        return await _in_thread(self.known_articles_blocking, ids)
+
+    def known_articles_blocking(self, ids: list[str]) -> dict[str, KnownArticle]:
+        found: dict[str, KnownArticle] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), KNOWN_IDS_CHUNK):
             chunk = unique[start:start + KNOWN_IDS_CHUNK]
-            found.update(d["_id"] for d in self.db[ARTICLES].find({"_id": {"$in": chunk}}, {"_id": 1}))
+            for d in self.db[ARTICLES].find({"_id": {"$in": chunk}}, _KNOWN_PROJECTION):
+                found[d["_id"]] = KnownArticle(d.get("first_seen_at"), d.get("last_crawled_at"))
             rest = [i for i in chunk if i not in found]
             if rest:
-                found.update(
-                    d["_id"] for d in self.db[URL_ALIASES].find({"_id": {"$in": rest}}, {"_id": 1})
-                )
+                for d in self.db[URL_ALIASES].find({"_id": {"$in": rest}}, {"_id": 1}):
+                    found[d["_id"]] = KnownArticle(None, None, alias=True)
         return found
 
     def dedup_refs_blocking(self, keys: list[str]) -> dict[str, list[str]]:
@@ -624,6 +640,18 @@ class Store:
         """``{_id: {simhash, content_hash}}`` of the stored articles among ``ids``."""
         fields = {"_id": 1, "simhash": 1, "content_hash": 1}
         return {d["_id"]: d for d in self.db[ARTICLES].find({"_id": {"$in": ids}}, fields)}
+
+
+class KnownArticle(NamedTuple):
+    """A listed URL the store has: a stored article's timestamps, or a duplicate's alias."""
+
+    first_seen_at: Any
+    last_crawled_at: Any
+    #: The URL of a duplicate merged into another article (``url_aliases``): never revisited.
+    alias: bool = False
+
+
+_KNOWN_PROJECTION = {"_id": 1, "first_seen_at": 1, "last_crawled_at": 1}
 
 
 def dedup_keys(simhash: int) -> list[str]:

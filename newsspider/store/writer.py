@@ -38,7 +38,12 @@ writes them every ``batch_size`` ops or ``flush_seconds`` seconds (and on
   comes, so a merge never lands on a missing document.
 * ``reject`` — upserted into ``rejects`` under ``_id`` = ``f"{portal}:{url}"``:
   a re-crawl replaces the previous reject of the same URL (its latest errors
-  and ``at``) rather than piling up copies.
+  and ``at``) rather than piling up copies.  One ``_id`` query per flush reads
+  the rejects being replaced: a reject for the same ``reason`` as the stored
+  one is a *repeat* (a known-broken page fetched again; stat
+  ``…/rejects_repeated``, which the ``reject_ratio`` health check leaves out):
+  the document carries ``repeated`` (how many times in a row that reason was
+  recorded again, 0 for a new one) and ``first_at`` (when it was first recorded).
 * ``run`` — one ``runs`` document, replaced by ``_id``.
 
 Each write also keeps the dashboard's listing keys (:mod:`newsspider.store.listing`):
@@ -79,7 +84,8 @@ or counts it lost.  A journal record that cannot be replayed is quarantined
 Stats written (when given a stats collector): ``newsspider/store/inserted``,
 ``…/updated`` (existing articles re-written: ``unchanged`` + ``changed`` +
 ``revised``), ``…/unchanged`` (found as stored), ``…/changed`` (another field
-than the body changed), ``…/revised`` (new ``content_hash``), ``…/merged``, ``…/rejects``, ``…/runs``,
+than the body changed), ``…/revised`` (new ``content_hash``), ``…/merged``, ``…/rejects``,
+``…/rejects_repeated`` (of those, repeats of the stored reject), ``…/runs``,
 ``…/flushes``, ``…/retries``, ``…/spilled``, ``…/replayed``,
 ``…/write_errors``, ``…/merges_orphaned``, ``…/journal_quarantined``,
 ``…/journal_unwritable`` (1), ``…/writer_died`` (1), ``…/lost``.  Reads no
@@ -147,6 +153,8 @@ UNWATCHED = frozenset({"_id", "last_crawled_at", "updated_at", "raw_body_html", 
 # What a flush reads back to carry the bookkeeping over and detect changes:
 # the stored document without its biggest unwatched field.
 _STATE_PROJECTION = {"raw_body_html": 0}
+# What a flush reads of the stored rejects its rejects replace, to tell a repeat (:func:`_repeat_reject`).
+_REJECT_PROJECTION = {"reason": 1, "errors": 1, "at": 1, "first_at": 1, "repeated": 1}
 
 ARTICLE, MERGE, REJECT, RUN = "article", "merge", "reject", "run"
 # What each kind of write needs in its document to be written at all.
@@ -294,6 +302,7 @@ class _Counts:
     revised: int = 0
     merged: int = 0
     rejects: int = 0
+    rejects_repeated: int = 0
     runs: int = 0
 
 
@@ -751,6 +760,7 @@ class StoreWriter:
             for doc in self.db.articles.find({"_id": {"$in": sorted(wanted)}}, _STATE_PROJECTION,
                                             session=self._session):
                 state[doc["_id"]] = doc
+        reject_state = self._stored_rejects(ops)
 
         revisions: list[tuple[Op, ReplaceOne]] = []
         articles: list[tuple[Op, InsertOne | ReplaceOne | UpdateOne]] = []
@@ -786,6 +796,9 @@ class StoreWriter:
                 doc.setdefault("at", op.at)
                 doc["_id"] = f"{doc.get('portal')}:{doc.get('url')}"
                 doc.update(reject_keys(doc))
+                if _repeat_reject(doc, reject_state.get(doc["_id"])):
+                    counts.rejects_repeated += 1
+                reject_state[doc["_id"]] = doc
                 rejects.append((op, ReplaceOne({"_id": doc["_id"]}, doc, upsert=True)))
                 counts.rejects += 1
             elif op.kind == RUN:
@@ -807,6 +820,16 @@ class StoreWriter:
             self._bulk(collection, planned)
         self._inc("flushes")
         return parked, counts
+
+    def _stored_rejects(self, ops: list[Op]) -> dict[str, dict[str, Any]]:
+        """The stored ``rejects`` documents the batch's rejects replace (one ``_id`` query)."""
+        ids = sorted({f"{op.doc.get('portal')}:{op.doc.get('url')}" for op in ops if op.kind == REJECT})
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), KEY_COMMAND_CHUNK):
+            for doc in self.db.rejects.find({"_id": {"$in": ids[start:start + KEY_COMMAND_CHUNK]}},
+                                            _REJECT_PROJECTION, session=self._session):
+                found[doc["_id"]] = doc
+        return found
 
     def _plan_article(
         self,
@@ -960,7 +983,8 @@ class StoreWriter:
     # -- stats ----------------------------------------------------------------
 
     def _count(self, counts: _Counts) -> None:
-        for name in ("inserted", "unchanged", "changed", "revised", "merged", "rejects", "runs"):
+        for name in ("inserted", "unchanged", "changed", "revised", "merged", "rejects",
+                     "rejects_repeated", "runs"):
             value = getattr(counts, name)
             if value:
                 self._inc(name, value)
@@ -991,6 +1015,27 @@ def _merge_update(
         target["updated_at"] = written_at
         update["$set"] = {"updated_at": date_operand(written_at, nx27017)}
     return UpdateOne({"_id": op.doc["target"]}, update)
+
+
+def _repeat_reject(doc: dict[str, Any], previous: dict[str, Any] | None) -> bool:
+    """Set ``repeated`` and ``first_at`` on a reject document; whether it repeats the stored one.
+
+    A repeat is a reject of the same URL for the same ``reason`` as the one
+    already recorded (a known-broken page fetched again): ``repeated`` counts
+    them, ``first_at`` is when that reason was first recorded.  The batch's own
+    write found by its retry (same ``at``) is the same reject, not a repeat of it.
+    """
+    repeated, first_at = 0, doc["at"]
+    if previous is not None:
+        reason = previous.get("reason") or reject_keys(previous)["reason"]
+        if _as_stored(previous.get("at")) == _as_stored(doc["at"]):
+            repeated = int(previous.get("repeated") or 0)
+            first_at = previous.get("first_at") or doc["at"]
+        elif reason == doc["reason"]:
+            repeated = int(previous.get("repeated") or 0) + 1
+            first_at = previous.get("first_at") or previous.get("at") or doc["at"]
+    doc.update(repeated=repeated, first_at=first_at)
+    return repeated > 0
 
 
 def changed_fields(previous: dict[str, Any], new: dict[str, Any]) -> list[str]:
