@@ -35,7 +35,9 @@ CNBETA_REDESIGN = (
 
 def _crawl(program: str, env: dict[str, str], listing_url: str, spider: str = "ofweek",
            **settings: str) -> subprocess.CompletedProcess[str]:
-    args = [f"start_url={listing_url}", "full=1"]
+    # A plain incremental crawl, as scheduled: the stored articles are due again on the
+    # next run (newsspider.revisit), so a changed template is seen without full=1.
+    args = [f"start_url={listing_url}"]
     if program == "scrapy crawl":
         cmd = crawl_command(spider, *args, settings=settings)
     else:
