@@ -17,7 +17,7 @@ from pymongo import MongoClient
 
 from newsspider.extract import decode_html, extract_page, parse_article
 from newsspider.extract.page import FIELDS
-from newsspider.normalize.body import BodySpec, process_body
+from newsspider.pipelines.body import process_body
 from newsspider.portals import get_portal
 from tests import feedsite
 from tests.feedsite import FEEDS, FeedSite, load_posts, noise_paragraph, recall, squash
@@ -119,10 +119,9 @@ def test_a_portal_page_is_extracted_by_its_selectors() -> None:
     assert fields["published_at"] == datetime(2022, 8, 31, 7, 58, tzinfo=UTC)
     assert fields["language"] == portal.language
     declared = parse_article(html, OFWEEK_URL, portal)
-    stored = process_body(declared.body_html or "", OFWEEK_URL, BodySpec.of(portal.body_rules))
-    assert stored.normalized is not None
-    assert fields["body_text"] == stored.normalized.text
-    assert fields["body_html"] == stored.normalized.html
+    stored = process_body(declared.body_html or "", OFWEEK_URL, portal.body_rules)
+    assert fields["body_text"] == stored.text
+    assert fields["body_html"] == stored.html
 
 
 def test_a_field_the_selectors_miss_is_found_automatically() -> None:

@@ -11,8 +11,8 @@ name, and turns a failure into a one-line usage error (exit code 2) before
 Scrapy logs a line.
 
 When the crawl is over the process ends at once (:func:`exit_now`): by then
-every component has closed (the store has flushed and stopped, the body
-workers and the browser have exited, feeds are written), and the interpreter's
+every component has closed (the store has flushed and stopped, the browser
+has exited, feeds are written), and the interpreter's
 own teardown — freeing every object of a crawl process one by one — took
 0.35–0.7 s of each run, measured on the replica (``make bench``).
 
