@@ -7,6 +7,7 @@ and the two pipelines it replaced, given to a real crawl of the replica.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -14,10 +15,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from scrapy.utils.test import get_crawler
-
 from pymongo import MongoClient
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 
 from newsspider.config import DeprecatedSettingWarning, rename_pipelines, warn_removed
 from newsspider.models import validate_article
@@ -168,6 +168,7 @@ def test_old_pipeline_paths_are_replaced_by_the_body_stage(given: dict, expected
 
 
 def test_a_removed_setting_is_ignored_with_a_warning_naming_it() -> None:
+    import newsspider.settings  # noqa: F401 -- where the removed settings are declared
     with pytest.warns(DeprecatedSettingWarning, match="NEWSSPIDER_BODY_WORKERS is no longer used"):
         warn_removed(Settings({"NEWSSPIDER_BODY_WORKERS": "2"}))
 
@@ -191,9 +192,10 @@ def test_a_crawl_given_the_old_names_warns_and_stores_what_the_default_crawl_sto
 ) -> None:
     client: MongoClient = MongoClient(mongo_uri, tz_aware=True)
     names = {kind: f"body_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("default", "old")}
-    old_pipelines = ('{"%s": 100, "%s": 200, "newsspider.pipelines.validate.ValidatePipeline": 300, '
-                     '"newsspider.pipelines.dedup.DedupPipeline": 400, '
-                     '"newsspider.pipelines.store.MongoStorePipeline": 500}' % (OLD_IMAGES, OLD_NORMALIZE))
+    old_pipelines = json.dumps({
+        OLD_IMAGES: 100, OLD_NORMALIZE: 200, "newsspider.pipelines.validate.ValidatePipeline": 300,
+        "newsspider.pipelines.dedup.DedupPipeline": 400, "newsspider.pipelines.store.MongoStorePipeline": 500,
+    })
     try:
         code, _, err = scrapy_crawl(mongo_uri, names["default"], tmp_path / "default", "ofweek",
                                     f"start_url={replica.listing_url}", "max_pages=2")
@@ -201,10 +203,11 @@ def test_a_crawl_given_the_old_names_warns_and_stores_what_the_default_crawl_sto
         code, _, err = scrapy_crawl(
             mongo_uri, names["old"], tmp_path / "old", "ofweek", f"start_url={replica.listing_url}",
             "max_pages=2", env={"NEWSSPIDER_BODY_WORKERS": "2"},
-            settings={"ITEM_PIPELINES": old_pipelines},
+            settings={"ITEM_PIPELINES": old_pipelines, "NEWSSPIDER_GC_THRESHOLD": "0"},
         )
         assert code == 0, err[-3000:]
-        assert "NEWSSPIDER_BODY_WORKERS is no longer used and is ignored" in err
+        assert "NEWSSPIDER_BODY_WORKERS is no longer used and is ignored" in err  # environment
+        assert "NEWSSPIDER_GC_THRESHOLD is no longer used and is ignored" in err  # -s
         assert f"{OLD_IMAGES} is no longer a pipeline; {BODY} does its work" in err
         assert f"{OLD_NORMALIZE} is no longer a pipeline" in err
         assert "'newsspider/body/items': 100" in err
