@@ -73,7 +73,7 @@ def site() -> Iterator[FeedSite]:
 def test_the_feed_spider_stores_what_extract_page_gives(
     site: FeedSite, mongo_uri: str, mongo_db_name: str
 ) -> None:
-    """The same page through a real crawl (spider, body workers, pipelines, store) and the function."""
+    """The same page through a real crawl (spider, pipelines, store) and the function."""
     argv = [sys.executable, "-m", "scrapy", "crawl", "feed", "-a", f"start_url={site.url('/rss.xml')}"]
     for name, value in {
         "MONGO_URI": mongo_uri, "MONGO_DATABASE": mongo_db_name, "AUTOTHROTTLE_ENABLED": "false",
