@@ -3,10 +3,10 @@
 Both sides get what they would get in a crawl of the replica: trafilatura the
 full article page as served (it finds the body itself); the normalizer the
 body the spider extracted from that page, with OFweek's body rules — which
-is what ``NormalizePipeline`` is handed.  The normalizer side is
-``normalize_body`` plus ``content_hash`` and ``simhash64`` (the whole of
-``NormalizePipeline``'s work); ``images_normalize`` is ``process_body``,
-what a crawl runs for both body pipelines: resolve and normalize on one parse.
+is what the body stage is handed.  The normalizer side is
+``normalize_body`` plus ``content_hash`` and ``simhash64`` on the resolved
+body; ``images_normalize`` is ``newsspider.pipelines.body.process_body``,
+what ``BodyPipeline`` runs: resolve and normalize on one parse, fingerprinted.
 
 Per page, the best of ``repeat`` runs counts (a busy machine only adds
 time); the ratio is over the sums of all pages.  Reads and writes nothing.
@@ -34,14 +34,13 @@ def measure(pages: Sequence[tuple[bytes, str]], repeat: int = 5) -> dict[str, An
     import trafilatura
 
     from newsspider.extract import decode_html, parse_article
-    from newsspider.normalize.body import BodySpec, process_body
     from newsspider.normalize.html import normalize_body, resolve_body
     from newsspider.normalize.text import content_hash, simhash64
+    from newsspider.pipelines.body import process_body
     from newsspider.portals import get_portal
 
     portal = get_portal("ofweek")
     rules = portal.body_rules
-    spec = BodySpec.of(rules)
     normalize_ms: list[float] = []
     both_ms: list[float] = []
     trafilatura_ms: list[float] = []
@@ -56,7 +55,7 @@ def measure(pages: Sequence[tuple[bytes, str]], repeat: int = 5) -> dict[str, An
             simhash64(result.text)
 
         def run_both(body: str = body, url: str = url) -> None:
-            process_body(body, url, spec)
+            process_body(body, url, rules)
 
         def run_trafilatura(html: str = html, url: str = url) -> None:
             trafilatura.extract(html, url=url, output_format="html", include_images=True)

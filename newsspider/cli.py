@@ -503,13 +503,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConnectionFailure as exc:
         print(f"newsspider: store unavailable: {exc}", file=sys.stderr)
         return EXIT_STORE
-    if argv is None and args.func is cmd_crawl:
-        # The program is this crawl, and it is over (store flushed and
-        # stopped, workers gone): leave without the interpreter's teardown,
-        # as `scrapy crawl` does (newsspider.commands.crawl.exit_now).
-        from newsspider.commands.crawl import exit_now
-
-        exit_now(code)
     return code
 
 

@@ -19,9 +19,11 @@ Scrapy's and its plugins' settings keep their own names (``CONCURRENT_REQUESTS``
 ``PLAYWRIGHT_MAX_CONTEXTS``); ``NEWSSPIDER_*`` is only for newsspider's own.
 A renamed setting keeps its old name for one release: ``old="NEWSSPIDER_…"``
 reads it, with a :class:`DeprecatedSettingWarning`, when the new name is not set.
-A removed setting is declared with :func:`retired` for one release: given in the
-environment or with ``-s``, it is ignored with a :class:`DeprecatedSettingWarning`
-naming it and saying why.
+A removed setting is declared with :func:`removed`: given anyway (environment,
+``-s``, a project's settings), it is ignored with a :class:`DeprecatedSettingWarning`
+naming it (:func:`warn_removed`, run for every crawl).  A renamed item pipeline
+(:data:`RENAMED_PIPELINES`) listed in ``ITEM_PIPELINES`` is replaced by its
+successor, with the same warning (:func:`rename_pipelines`).
 Any other Scrapy setting is read from the environment under its own name too
 (:func:`scrapy_settings_from_env`).
 
@@ -80,8 +82,6 @@ class Declaration:
 
 # Every setting declared with env(), by name (filled as newsspider.settings is imported).
 DECLARED: dict[str, Declaration] = {}
-# Every removed setting declared with retired(): name -> why it is gone.
-RETIRED: dict[str, str] = {}
 
 _ACCEPTS = {
     bool: "true or false (also yes/no, on/off, 1/0)",
@@ -172,19 +172,57 @@ def env(name: str, default: T, *, old: str | None = None, choices: Iterable[str]
     return value
 
 
-def _retired_warning(name: str, why: str) -> None:
-    warnings.warn(f"{name} is deprecated and ignored (removed; accepted until {OLD_NAMES_UNTIL}): {why}",
+# Settings that no longer do anything: name → what to know (filled by removed()).
+REMOVED: dict[str, str] = {}
+# Item pipelines that were merged into another: old class path → the one that does their work.
+RENAMED_PIPELINES: dict[str, str] = {
+    "newsspider.pipelines.images.ImageResolvePipeline": "newsspider.pipelines.body.BodyPipeline",
+    "newsspider.pipelines.normalize.NormalizePipeline": "newsspider.pipelines.body.BodyPipeline",
+}
+
+
+def _removed_warning(name: str) -> None:
+    warnings.warn(f"{name} is no longer used and is ignored (deprecated; accepted until {OLD_NAMES_UNTIL}): "
+                  f"{REMOVED[name]}",
                   DeprecatedSettingWarning, stacklevel=3)
 
 
-def retired(name: str, why: str) -> None:
-    """Declare ``name`` a removed setting: when the environment sets it, warn that it is ignored.
-
-    ``-s NAME=…`` gets the same warning from :func:`check_settings`.
-    """
-    RETIRED[name] = why
+def removed(name: str, note: str) -> None:
+    """Declare ``name`` removed; set in the environment, it is ignored with a warning now."""
+    REMOVED[name] = note
     if os.environ.get(name) is not None:
-        _retired_warning(name, why)
+        _removed_warning(name)
+
+
+def warn_removed(settings: Any) -> None:
+    """Warn about each removed setting a crawl's settings still give (``-s``, project, spider)."""
+    for name in REMOVED:
+        if settings.get(name) is not None:
+            _removed_warning(name)
+
+
+def rename_pipelines(settings: Any) -> None:
+    """``ITEM_PIPELINES`` with each renamed pipeline replaced by its successor, with a warning.
+
+    The successor takes the lowest order of the pipelines it replaces, unless
+    it is listed itself; an old entry set to None (disabled) is dropped.
+    """
+    pipelines = dict(settings.getdict("ITEM_PIPELINES"))
+    old = [name for name in pipelines if name in RENAMED_PIPELINES]
+    if not old:
+        return
+    added: set[str] = set()
+    for name in old:
+        new = RENAMED_PIPELINES[name]
+        order = pipelines.pop(name)
+        warnings.warn(f"ITEM_PIPELINES: {name} is no longer a pipeline; {new} does its work "
+                      f"(list that instead)", DeprecatedSettingWarning, stacklevel=2)
+        if order is None or (new in pipelines and new not in added):
+            continue  # disabled, or the successor is listed itself
+        pipelines[new] = min(pipelines[new], order) if new in added else order
+        added.add(new)
+    settings.set("ITEM_PIPELINES", pipelines,
+                 priority=settings.getpriority("ITEM_PIPELINES") or "spider")
 
 
 def check_settings(settings: Any, priority: str = "cmdline") -> None:
@@ -198,9 +236,6 @@ def check_settings(settings: Any, priority: str = "cmdline") -> None:
     def given(name: str) -> bool:
         return (settings.getpriority(name) or 0) >= SETTINGS_PRIORITIES[priority]
 
-    for name, why in RETIRED.items():
-        if given(name):
-            _retired_warning(name, why)
     for decl in DECLARED.values():
         if decl.old is not None and given(decl.old):
             _deprecated(decl.old, decl.name, ignored=given(decl.name))

@@ -1,5 +1,8 @@
 """Scrapy's downloader, held to each host's concurrency — and, in a shared crawl, to the crawl's.
 
+Why (user-visible): politeness — Scrapy 2.19's own let 16 requests at once reach a portal whose
+limit was 2 (measured on the replica); with this one, 2; the scale-out's shared gate builds on it.
+
 **Every crawl.**  Scrapy 2.19's ``Downloader._process_queue`` starts each
 queued request as an asyncio task and counts it against its slot
 (``slot.transferring``) only once that task runs.  The engine hands the

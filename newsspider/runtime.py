@@ -1,5 +1,8 @@
 """Settings decided per crawl, before Scrapy freezes them: the browser and the Redis scale-out.
 
+Also where removed settings and renamed item pipelines a crawl still names
+are warned about (and the pipelines replaced), see :mod:`newsspider.config`.
+
 Called from a spider's ``from_crawler`` (spider arguments are known there and
 settings are still writable).  Reads ``REDIS_URL``, ``NEWSSPIDER_CHROMIUM``, ``PLAYWRIGHT_LAUNCH_OPTIONS``,
 ``IMAGES_STORE``; writes the download handlers, browser launch options and
@@ -15,6 +18,8 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
+
+from newsspider.config import rename_pipelines, warn_removed
 
 # Chromium flags that keep it quiet on a closed network (see DEVELOPERS.md).
 CHROMIUM_ARGS = [
@@ -140,6 +145,8 @@ def enable_image_download(settings: BaseSettings) -> None:
 
 def configure_crawler(crawler: Crawler, *, render_js: bool) -> None:
     settings = crawler.settings
+    warn_removed(settings)
+    rename_pipelines(settings)
     if render_js:
         enable_playwright(settings)
     if settings.get("IMAGES_STORE"):

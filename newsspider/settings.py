@@ -20,7 +20,7 @@ it.  Any other Scrapy setting is read from the environment under its own name
 from __future__ import annotations
 
 from newsspider.config import env as _env
-from newsspider.config import retired as _retired
+from newsspider.config import removed as _removed
 from newsspider.config import scrapy_settings_from_env as _scrapy_settings_from_env
 
 BOT_NAME = "newsspider"
@@ -55,8 +55,7 @@ DOWNLOADER = "newsspider.downloader.Downloader"
 # Items of one response processed at once.  Scrapy (2.19, asyncio reactor) starts
 # this many asyncio tasks for every response's output, however few items it
 # holds; at Scrapy's 100 that was a fifth of a crawl's CPU (an article page
-# yields one item).  The pipelines await the body workers, so 8 keep a feed's
-# many items flowing.
+# yields one item); 8 keep a feed's many items flowing.
 CONCURRENT_ITEMS = _env("CONCURRENT_ITEMS", 8, old="NEWSSPIDER_CONCURRENT_ITEMS")
 # AutoThrottle adapts the delay to the portal's latency.
 AUTOTHROTTLE_ENABLED = _env("AUTOTHROTTLE_ENABLED", True, old="NEWSSPIDER_AUTOTHROTTLE")
@@ -83,14 +82,8 @@ REMOTE_CONTROL_ENABLED = False
 EXTENSIONS: dict[str, int | None] = {
     "scrapy.extensions.telnet.TelnetConsole": None,
     "scrapy.extensions.remote_control.RemoteControl": None,
-    # Start-up objects frozen out of the garbage collector's walks (extensions/gctuning.py).
-    "newsspider.extensions.gctuning.GcTuning": 100,
 }
-# First-generation GC threshold during a crawl (Python's default is 700); 0 = leave the GC alone.
-NEWSSPIDER_GC_THRESHOLD = _env("NEWSSPIDER_GC_THRESHOLD", 20000)
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-# Scrapy's in-memory stats without its per-access deprecation hook (newsspider/stats.py).
-STATS_CLASS = "newsspider.stats.StatsCollector"
 FEED_EXPORT_ENCODING = "utf-8"
 # Least severe log level written.
 LOG_LEVEL = _env("LOG_LEVEL", "INFO", old="NEWSSPIDER_LOG_LEVEL",
@@ -123,8 +116,8 @@ REDIS_URL = _env("REDIS_URL", "")
 
 ITEM_PIPELINES.update(
     {
-        "newsspider.pipelines.images.ImageResolvePipeline": 100,
-        "newsspider.pipelines.normalize.NormalizePipeline": 200,
+        # raw_body_html → body_html, body_text, images, fingerprints (one module: pipelines/body.py).
+        "newsspider.pipelines.body.BodyPipeline": 100,
         "newsspider.pipelines.validate.ValidatePipeline": 300,
     }
 )
@@ -155,7 +148,7 @@ NEWSSPIDER_NEAR_DUP_DISTANCE = _env("NEWSSPIDER_NEAR_DUP_DISTANCE", 3)
 # Recent articles kept in memory for in-run dedup (LRU; about 0.5 KB each).
 NEWSSPIDER_DEDUP_INDEX_SIZE = _env("NEWSSPIDER_DEDUP_INDEX_SIZE", 10000)
 # Removed (the dedup band filter saved no measurable CPU per article: docs/configuration.md).
-_retired("NEWSSPIDER_DEDUP_BAND_FILTER", "the dedup band filter is gone; every item is looked up")
+_removed("NEWSSPIDER_DEDUP_BAND_FILTER", "the dedup band filter is gone; every item is looked up")
 # Write one `runs` document per crawl.
 NEWSSPIDER_RUNS_ENABLED = _env("NEWSSPIDER_RUNS_ENABLED", True)
 ITEM_PIPELINES.update(
@@ -225,7 +218,7 @@ NEWSSPIDER_ALERT_TIMEOUT = _env("NEWSSPIDER_ALERT_TIMEOUT", 5.0)
 # Retries of a webhook that timed out or answered a server error, within NEWSSPIDER_ALERT_TIMEOUT.
 NEWSSPIDER_ALERT_RETRIES = _env("NEWSSPIDER_ALERT_RETRIES", 2)
 
-# --- normalize & images (newsspider/normalize, pipelines/images.py, normalize.py, download.py) ---
+# --- the body stage & images (newsspider/normalize, pipelines/body.py, download.py) ---
 # Extra image proxy wrappers to unwrap, comma-separated: "host/path?" (the whole query is the
 # original URL) or "host/path?param" (the param's value is); host "*" = any host.
 NEWSSPIDER_IMAGE_PROXIES = _env("NEWSSPIDER_IMAGE_PROXIES", "")
@@ -233,9 +226,7 @@ NEWSSPIDER_IMAGE_PROXIES = _env("NEWSSPIDER_IMAGE_PROXIES", "")
 NEWSSPIDER_IMAGE_PLACEHOLDERS = _env("NEWSSPIDER_IMAGE_PLACEHOLDERS", "")
 # Longest summary taken from the first paragraph when the listing gave none.
 NEWSSPIDER_SUMMARY_MAX_CHARS = _env("NEWSSPIDER_SUMMARY_MAX_CHARS", 200)
-# Worker processes for the body stages (resolve, sanitize, fingerprint): "auto" = one per spare CPU (≤ 4), 0 = in-process.
-NEWSSPIDER_BODY_WORKERS = _env("NEWSSPIDER_BODY_WORKERS", "auto")
-# Niceness of the crawl's helper processes (body workers, embedded store): the crawl process goes first.
+# Niceness of the crawl's helper process (the embedded store): the crawl process goes first.
 NEWSSPIDER_HELPER_NICE = _env("NEWSSPIDER_HELPER_NICE", 5)
 # Download body images into this store (a path or s3://bucket/prefix); empty = off.
 IMAGES_STORE = _env("IMAGES_STORE", "", old="NEWSSPIDER_IMAGES_STORE")
@@ -243,12 +234,7 @@ IMAGES_STORE = _env("IMAGES_STORE", "", old="NEWSSPIDER_IMAGES_STORE")
 NEWSSPIDER_IMAGES_BASE_URL = _env("NEWSSPIDER_IMAGES_BASE_URL", "")
 # Let image downloads reach loopback/private/link-local addresses (turns the SSRF guard off).
 NEWSSPIDER_IMAGES_ALLOW_PRIVATE = _env("NEWSSPIDER_IMAGES_ALLOW_PRIVATE", False)
-ITEM_PIPELINES.update(
-    {
-        "newsspider.pipelines.images.ImageResolvePipeline": 100,
-        "newsspider.pipelines.normalize.NormalizePipeline": 200,
-    }
-)
+ITEM_PIPELINES.update({"newsspider.pipelines.body.BodyPipeline": 100})
 # ImageDownloadPipeline (250) is added per crawl when IMAGES_STORE is set
 # (newsspider.runtime.configure_crawler), so crawls without it log no "Disabled" warning.
 
@@ -308,6 +294,12 @@ NEWSSPIDER_GUARD_PAGE_HANDLER = _env("NEWSSPIDER_GUARD_PAGE_HANDLER", "")
 NEWSSPIDER_MAX_DOCUMENT_BYTES = _env("NEWSSPIDER_MAX_DOCUMENT_BYTES", 16 * 1024 * 1024 - 64 * 1024)
 # Marks robots.txt fetched for a guarded request's host; before OffsiteMiddleware (50) and RobotsTxtMiddleware (100).
 DOWNLOADER_MIDDLEWARES.update({"newsspider.netguard.GuardMiddleware": 40})
+
+# --- removed settings: still given, each is ignored with a warning naming it (config.removed) ---
+_removed("NEWSSPIDER_BODY_WORKERS", "bodies are processed in the crawl process (worker processes "
+         "cost more CPU per article than they saved; docs/benchmarks.md)")
+_removed("NEWSSPIDER_GC_THRESHOLD", "the garbage collector keeps Python's settings (freezing start-up "
+         "objects saved 0.15 % of a crawl's instructions; docs/benchmarks.md)")
 
 # --- every other Scrapy and scrapy-playwright setting ---------------------------
 # From the environment under its own name (DOWNLOAD_DELAY=2, JOBDIR=crawls/1, HTTPCACHE_ENABLED=1),

@@ -1,10 +1,8 @@
 """The end of ``scrapy crawl`` and ``newsspider crawl``: every write made and every helper stopped before the process leaves.
 
-Both commands end the process as soon as the crawl is over, skipping the
-interpreter's teardown (``newsspider/commands/crawl.py``, ``newsspider.cli``), and the crawl's own
-store lets its embedded server exit while the spider closes, reaping it when
-the engine stops (``Store.for_crawler``).  Neither may cost a line of log, a
-feed record, a stored article or a stray process.
+The crawl's own store lets its embedded server exit while the spider closes,
+reaping it when the engine stops (``Store.for_crawler``); that may not cost a
+line of log, a feed record, a stored article or a stray process.
 """
 
 from __future__ import annotations
@@ -61,7 +59,7 @@ def test_a_finished_crawl_has_written_everything_and_left_no_process(tmp_path: P
     records = [json.loads(line) for line in feed.read_text(encoding="utf-8").splitlines()]
     assert len(records) == scraped  # the feed is complete
 
-    assert _processes_using(data_dir) == []  # the embedded server (and the body workers) are gone
+    assert _processes_using(data_dir) == []  # the embedded server is gone
     assert list((data_dir / "store").glob("*.pid")) == []  # killed at the close: its pid file removed
     server = EmbeddedStore(data_dir / "store")
     client: MongoClient = MongoClient(server.start())

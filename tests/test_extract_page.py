@@ -17,7 +17,7 @@ from pymongo import MongoClient
 
 from newsspider.extract import decode_html, extract_page, parse_article
 from newsspider.extract.page import FIELDS
-from newsspider.normalize.body import BodySpec, process_body
+from newsspider.pipelines.body import process_body
 from newsspider.portals import get_portal
 from tests import feedsite
 from tests.feedsite import FEEDS, FeedSite, load_posts, noise_paragraph, recall, squash
@@ -73,7 +73,7 @@ def site() -> Iterator[FeedSite]:
 def test_the_feed_spider_stores_what_extract_page_gives(
     site: FeedSite, mongo_uri: str, mongo_db_name: str
 ) -> None:
-    """The same page through a real crawl (spider, body workers, pipelines, store) and the function."""
+    """The same page through a real crawl (spider, pipelines, store) and the function."""
     argv = [sys.executable, "-m", "scrapy", "crawl", "feed", "-a", f"start_url={site.url('/rss.xml')}"]
     for name, value in {
         "MONGO_URI": mongo_uri, "MONGO_DATABASE": mongo_db_name, "AUTOTHROTTLE_ENABLED": "false",
@@ -119,10 +119,9 @@ def test_a_portal_page_is_extracted_by_its_selectors() -> None:
     assert fields["published_at"] == datetime(2022, 8, 31, 7, 58, tzinfo=UTC)
     assert fields["language"] == portal.language
     declared = parse_article(html, OFWEEK_URL, portal)
-    stored = process_body(declared.body_html or "", OFWEEK_URL, BodySpec.of(portal.body_rules))
-    assert stored.normalized is not None
-    assert fields["body_text"] == stored.normalized.text
-    assert fields["body_html"] == stored.normalized.html
+    stored = process_body(declared.body_html or "", OFWEEK_URL, portal.body_rules)
+    assert fields["body_text"] == stored.text
+    assert fields["body_html"] == stored.html
 
 
 def test_a_field_the_selectors_miss_is_found_automatically() -> None:

@@ -15,8 +15,7 @@ Properties, each over every declared portal where a portal applies:
 * extreme dates (years 0001–9999, impossible days) in saved listing and
   article pages: never an exception, and a date comes out only when it lies
   in 1970 … now + 2 days;
-* any item dict through ImageResolvePipeline → NormalizePipeline →
-  ValidatePipeline either comes out an article document or is rejected with
+* any item dict through BodyPipeline → ValidatePipeline either comes out an article document or is rejected with
   reasons (``RejectedItem``, and a reject document that BSON can encode).
 
 Every test here is marked ``fuzz``.  ``make test`` runs them with
@@ -50,8 +49,7 @@ from newsspider.extract.listing import ListingPage
 from newsspider.htmldepth import HUGE_DEPTH
 from newsspider.normalize.html import normalize_body
 from newsspider.normalize.images import choose_image_url, unwrap_proxy
-from newsspider.pipelines.images import ImageResolvePipeline
-from newsspider.pipelines.normalize import NormalizePipeline
+from newsspider.pipelines.body import BodyPipeline
 from newsspider.pipelines.validate import RejectedItem, ValidatePipeline
 from newsspider.portals import all_portals
 from newsspider.store.store import reject_doc
@@ -353,14 +351,13 @@ class _RejectSink:
         self.docs.append(stored)
 
 
-def _pipelines(portal_name: str) -> tuple[Any, Any, Any, _RejectSink]:
+def _pipelines(portal_name: str) -> tuple[Any, Any, _RejectSink]:
     crawler = get_crawler()
     crawler.stats.open_spider()
     crawler.spider = SimpleNamespace(portal=PORTALS[portal_name], name=portal_name)
     validate = ValidatePipeline.from_crawler(crawler)
     validate.store = sink = _RejectSink()
-    return (ImageResolvePipeline.from_crawler(crawler), NormalizePipeline.from_crawler(crawler),
-            validate, sink)
+    return BodyPipeline.from_crawler(crawler), validate, sink
 
 
 PIPELINES = {name: _pipelines(name) for name in PORTALS}
@@ -381,9 +378,9 @@ FIELDS = ["url", "fetched_url", "portal", "site_name", "channel", "categories", 
           "body_html", "images", "lead_image"]
 
 
-async def _chain(images: Any, normalize: Any, validate: Any, item: dict[str, Any]) -> Any:
-    """An item through images → normalize → validate, as Scrapy chains them."""
-    return await validate.process_item(normalize.process_item(await images.process_item(item)))
+async def _chain(body: Any, validate: Any, item: dict[str, Any]) -> Any:
+    """An item through body → validate, as Scrapy chains them."""
+    return await validate.process_item(body.process_item(item))
 
 
 def _valid_item(body: str) -> dict[str, Any]:
@@ -416,11 +413,11 @@ def items(draw: st.DrawFn) -> dict[str, Any]:
 @given(item=items(), portal=st.sampled_from(sorted(PORTALS)))
 def test_any_item_is_stored_or_rejected_with_reasons(item: dict[str, Any], portal: str) -> None:
     CASES["items"] += 1
-    images, normalize, validate, sink = PIPELINES[portal]
+    body, validate, sink = PIPELINES[portal]
     had_errors = bool(item.get("_errors"))
     before = len(sink.docs)
     try:
-        out = asyncio.run(_chain(images, normalize, validate, item))
+        out = asyncio.run(_chain(body, validate, item))
     except RejectedItem as rejected:
         assert rejected.errors and all(
             isinstance(e["field"], str) and isinstance(e["message"], str) and e["message"]

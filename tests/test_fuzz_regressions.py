@@ -34,8 +34,8 @@ def test_listing_keeps_the_good_links_beside_a_malformed_one() -> None:
 
 
 def _run(item, portal="ofweek"):
-    images, normalize, validate, sink = PIPELINES[portal]
-    return asyncio.run(_chain(images, normalize, validate, item)), sink
+    body, validate, sink = PIPELINES[portal]
+    return asyncio.run(_chain(body, validate, item)), sink
 
 
 def test_non_string_fetched_url_is_a_reject_not_a_type_error() -> None:
@@ -49,8 +49,8 @@ def test_non_string_fetched_url_is_a_reject_not_a_type_error() -> None:
 def test_a_string_url_is_used_when_fetched_url_is_broken() -> None:
     item = _valid_item('<p><a href="/x.html">正文</a></p>')
     item["fetched_url"] = None
-    images, _, _, _ = PIPELINES["ofweek"]
-    out = asyncio.run(images.process_item(item))
+    body, _, _ = PIPELINES["ofweek"]
+    out = body.process_item(item)
     assert 'href="https://www.ofweek.com/x.html"' in out["body_html"]
 
 
@@ -60,7 +60,7 @@ def test_reject_of_an_item_with_nul_keys_and_huge_ints_is_storable() -> None:
     item["pages"] = 2**64
     with pytest.raises(RejectedItem):
         _run(item)
-    _, _, _, sink = PIPELINES["ofweek"]
+    _, _, sink = PIPELINES["ofweek"]
     stored = sink.docs[-1]
     bson.encode(stored)
     assert stored["item"]["pages"] == str(2**64)

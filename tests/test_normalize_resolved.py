@@ -1,4 +1,4 @@
-"""Parsing once: building on ImageResolvePipeline's tree gives the same body as normalizing its HTML."""
+"""Parsing once: building on resolve_body's tree gives the same body as normalizing its HTML."""
 
 from __future__ import annotations
 

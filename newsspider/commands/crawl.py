@@ -10,21 +10,12 @@ command asks the spider class first (``NewsSpider.check_arguments``), checks
 name, and turns a failure into a one-line usage error (exit code 2) before
 Scrapy logs a line.
 
-When the crawl is over the process ends at once (:func:`exit_now`): by then
-every component has closed (the store has flushed and stopped, the body
-workers and the browser have exited, feeds are written), and the interpreter's
-own teardown — freeing every object of a crawl process one by one — took
-0.35–0.7 s of each run, measured on the replica (``make bench``).
-
 Reads the crawl's settings (``NEWSSPIDER_CHROMIUM``); writes no stats.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawl
 from scrapy.crawler import Crawler
@@ -60,8 +51,6 @@ class Command(ScrapyCrawl):
         stats = self.crawler.stats if self.crawler is not None else None
         self.exitcode = crawl_exit_code(stats.get_stats() if stats is not None else {},
                                         started=self.exitcode == 0)
-        if sys.argv and sys.argv[0].endswith(("scrapy", "scrapy/__main__.py", "cmdline.py")):
-            exit_now(self.exitcode)
 
     def check_spider(self, name: str, spider_args: dict[str, str]) -> None:
         """A usage error for an unknown spider, a bad ``-a`` argument or a missing browser."""
@@ -80,20 +69,3 @@ class Command(ScrapyCrawl):
             except (SpiderArgumentError, RenderUnavailableError) as exc:
                 usage_exit(str(exc))
 
-
-def exit_now(code: int) -> None:
-    """Flush the logs and standard streams, then leave without the interpreter's teardown.
-
-    Only for a process that ran nothing but this crawl (``scrapy crawl`` as
-    the program), and never under a tracer or coverage, which save their data
-    at exit.
-    """
-    if sys.gettrace() is not None or "coverage" in sys.modules:
-        return
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass  # a closed or broken pipe: nothing more can reach it anyway
-    os._exit(code)

@@ -1,9 +1,10 @@
 """One page → the article fields the pipelines would store (CONTRACT §8).
 
 :func:`extract_page` is extraction and the body stage in one pure call: the
-fields that come from the page, with the body normalized exactly as the
-normalize and image pipelines store it (``body_html``, ``body_text``,
-``images``, ``lead_image``).  ``portal=None`` is automatic extraction, as the
+fields that come from the page, with the body made by the body stage's own
+function, :func:`newsspider.pipelines.body.process_body` — what
+:class:`~newsspider.pipelines.body.BodyPipeline` stores (``body_html``,
+``body_text``, ``images``, ``lead_image``).  ``portal=None`` is automatic extraction, as the
 ``feed`` spider does it; a portal name runs that portal's declared selectors
 and, field by field, the automatic extractor where they find nothing
 (``extraction`` says which).  ``newsspider extract`` prints it as JSON.
@@ -19,8 +20,8 @@ from typing import Any
 
 from newsspider.extract.auto import extract_article
 from newsspider.extract.heal import parse_with_fallback
-from newsspider.normalize.body import BodySpec, process_body
 from newsspider.normalize.rules import BodyRules
+from newsspider.pipelines.body import BodyRejected, process_body
 from newsspider.portals import get_portal
 
 __all__ = ["FIELDS", "PageFields", "extract_page"]
@@ -44,17 +45,17 @@ def _text(value: str | None) -> str | None:
 
 
 def _body(raw_html: str | None, url: str, rules: BodyRules | None) -> dict[str, Any]:
-    """The body stage (images resolved, normalized), as the pipelines store it."""
-    processed = process_body(raw_html or "", url, BodySpec.of(rules))
-    normalized = processed.normalized
-    if normalized is None:
-        raise ValueError(f"{url}: {processed.error}")
-    images = [dict(image) for image in processed.images]
+    """The body stage (images resolved, normalized), as BodyPipeline stores it."""
+    try:
+        body = process_body(raw_html or "", url, rules)
+    except BodyRejected as exc:
+        raise ValueError(f"{url}: {exc}") from exc
+    images = [dict(image) for image in body.images]
     return {
-        "body_html": normalized.html,
-        "body_text": normalized.text,
+        "body_html": body.html,
+        "body_text": body.text,
         "images": images,
-        "lead_image": images[0]["url"] if images else None,
+        "lead_image": body.lead_image,
     }
 
 

@@ -12,7 +12,8 @@ depth; when the walk is right nh3 changes nothing, and that is what makes
 ``normalize(normalize(x)) == normalize(x)`` hold byte for byte.
 
 Reads no settings and writes no stats; :class:`NormalizedBody.events` carries
-counts the pipelines turn into ``newsspider/normalize/...`` stats.
+counts the body stage turns into ``newsspider/body/...`` stats
+(:mod:`newsspider.pipelines.body`).
 """
 
 from __future__ import annotations

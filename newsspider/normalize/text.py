@@ -115,8 +115,8 @@ _SHINGLE = 3
 
 @lru_cache(maxsize=1)
 def _numpy() -> Any:
-    """numpy, imported at the first SimHash: a crawl process whose body workers
-    fingerprint the bodies never loads it (a tenth of a second of its start-up)."""
+    """numpy, imported at the first SimHash: a command that fingerprints no body
+    (``scrapy list``, the dashboard) never loads it (a tenth of a second of its start-up)."""
     import numpy
 
     return numpy

@@ -291,9 +291,9 @@ class SharedCrawl:
         Room to download — ``CONCURRENT_REQUESTS`` minus the downloads under
         way, Scrapy's own rule — but no more than twice that downloading or
         being processed: a worker behind on parsing leaves the queue to the
-        others, while the pipelines' helpers (body workers, the store) still
-        get work queued (with one limit for both, a CPU-bound worker's
-        reactor waited on its helpers).  With some in progress it asks only
+        others, while the pipelines' helper (the store) still
+        gets work queued (with one limit for both, a CPU-bound worker's
+        reactor waited on its helper).  With some in progress it asks only
         once room for ``TAKE_LOW_WATER`` has opened, and not again within
         ``poll`` seconds of a refused or empty take unless it queued a request
         or gave a share back meanwhile: on a loaded host every round trip on
