@@ -10,7 +10,8 @@ crawl: the crawl process with all its threads, the embedded store server
 (nx-27017 is Python) and the body workers — and attributes every sample to a
 stage by the outermost frame of the stack that names one (the crawl
 process's), or to the process it ran in (store, workers).  Prints one line per
-stage, ``stage: share %``; with ``--json`` the counts.
+stage, ``stage: share %``; with ``--json`` the counts; ``--plain`` profiles
+:mod:`bench.plain_spider` on the same pages instead.
 
 The sampler costs a little CPU of its own in another process, not counted;
 the shares are of samples, so they are what the figure's CPU time is made of,
@@ -29,46 +30,50 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from bench.procs import Replica, _crawl_command
+from bench.procs import Replica, _crawl_command, _plain_command
 
-# Stage of a frame, by the file it runs in; the first rule that matches the outermost
-# matching frame wins.  The order matters: a pipeline calling the store is the store stage
-# only from the store pipeline on.
+STARTUP = "start-up and shut-down (imports)"
+# Stage of a crawl-process sample: the outermost newsspider frame of its stack names it.
 _RULES = (
-    ("start-up and shut-down (imports)", re.compile(r"^<module>|importlib\._bootstrap")),
-    ("extraction (spider callbacks, newsspider.extract)", re.compile(r"newsspider/(spiders|extract)/")),
-    ("body stage (images + normalize pipelines)",
-     re.compile(r"newsspider/(pipelines/(images|normalize)|normalize)/?")),
-    ("validate pipeline", re.compile(r"newsspider/pipelines/validate")),
-    ("dedup pipeline", re.compile(r"newsspider/pipelines/dedup")),
-    ("store pipeline and writer thread", re.compile(r"newsspider/(pipelines/store|store)/?")),
-    ("runs, monitor, stats extensions", re.compile(r"newsspider/(extensions|monitor|stats)")),
-    ("downloader, middlewares (ours)", re.compile(r"newsspider/(downloader|netguard|downloadermiddlewares)")),
-    ("Scrapy engine, Twisted, asyncio (the rest)", re.compile(r".")),
+    ("extraction (spider callbacks, newsspider.extract)",
+     re.compile(r"\(newsspider/(spiders|extract)/|plain_spider\.py")),
+    ("body stage, crawl side (images + normalize pipelines, the pool)",
+     re.compile(r"\(newsspider/(pipelines/(images|normalize)|normalize/)")),
+    ("validate pipeline", re.compile(r"\(newsspider/pipelines/validate")),
+    ("dedup pipeline", re.compile(r"\(newsspider/pipelines/dedup")),
+    ("store client (store pipeline, writer thread, pymongo)",
+     re.compile(r"\(newsspider/(pipelines/store|store/)|thread \(\d+\): pymongo")),
+    ("downloader (newsspider.downloader, netguard, retry → Scrapy's HTTP/1.1 handler)",
+     re.compile(r"\(newsspider/(downloader|netguard|downloadermiddlewares)")),
+    ("extensions (runs, monitor, stats, GC tuning)", re.compile(r"\(newsspider/(extensions|monitor|stats)")),
 )
-# A raw line: "process 123:\"python -m scrapy crawl …\";thread (0x7f…);frame (file.py:12);… 42"
+REST = "Scrapy engine, scheduler, Twisted/asyncio loop (no newsspider frame)"
+# A raw line: 'process 1:"cmd";[process 2:"cmd";]thread (2): MainThread;func (file.py:12);… 42'
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 
 
 def stage_of(frames: list[str]) -> str:
-    """The stage one sampled stack (root first) counts for."""
-    process = frames[0] if frames else ""
-    if "nx-27017" in process:
-        return "store server process (nx-27017)"
-    if "newsspider.normalize.worker" in process:
-        return "body worker processes"
-    code = frames[2:]  # after the process and the thread
-    for name, pattern in _RULES[:-1]:
-        if any(pattern.search(frame) for frame in code[:3]) and name.startswith("start-up"):
-            return name
-    for frame in code:
-        for name, pattern in _RULES[1:-1]:
+    """The stage one sampled stack (outermost first) counts for."""
+    children = [f for f in frames[1:] if f.startswith("process ")]
+    if children:  # a sample of a child process (py-spy names the parent first)
+        cmd = children[-1]
+        if "nx-27017" in cmd:
+            return "store server process (nx-27017)"
+        if "newsspider.normalize.worker" in cmd:
+            return "body worker processes"
+        return "other processes"
+    if any("importlib._bootstrap" in f for f in frames[2:]):  # an import, wherever it happens
+        return STARTUP
+    for frame in frames[1:]:
+        if "newsspider/commands/" in frame:
+            continue  # the root of every sample of ``scrapy crawl``
+        for name, pattern in _RULES:
             if pattern.search(frame):
                 return name
-    return _RULES[-1][0]
+    return REST
 
 
-def profile(articles: int, py_spy: str, rate: int) -> Counter[str]:
+def profile(articles: int, py_spy: str, rate: int, plain: bool = False, keep: str = "") -> Counter[str]:
     per_page = 20
     with Replica(articles, per_page, seed=11) as replica, \
             tempfile.TemporaryDirectory(prefix="newsspider-bench-stages-") as tmp:
@@ -77,11 +82,17 @@ def profile(articles: int, py_spy: str, rate: int) -> Counter[str]:
         import os
 
         env = {**{k: v for k, v in os.environ.items() if k not in ("MONGO_URI", "REDIS_URL")}, **env}
-        command = _crawl_command(replica.listing_url, -(-articles // per_page), bare=False)
+        pages = -(-articles // per_page)
+        if plain:
+            command = _plain_command(replica.listing_url, pages)
+        else:
+            command = _crawl_command(replica.listing_url, pages, bare=False)
         subprocess.run([py_spy, "record", "--subprocesses", "--threads", "--format", "raw", "--rate",
                         str(rate), "--output", str(out), "--nonblocking", "--", *command],
-                       cwd=Path(__file__).resolve().parent.parent, env=env, check=True,
+                       cwd=tmp if plain else Path(__file__).resolve().parent.parent, env=env, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=3600)
+        if keep:
+            shutil.copyfile(out, keep)
         counts: Counter[str] = Counter()
         for line in out.read_text(encoding="utf-8", errors="replace").splitlines():
             found = _LINE.match(line)
@@ -96,15 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", default=shutil.which("py-spy") or "")
     parser.add_argument("--rate", type=int, default=200, help="samples per second")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--plain", action="store_true", help="profile bench/plain_spider.py instead")
+    parser.add_argument("--keep", default="", help="copy py-spy's raw samples to this file")
     args = parser.parse_args(argv)
     if not args.py_spy:
         parser.error("py-spy not found: pip install --target DIR py-spy, then --py-spy DIR/bin/py-spy")
-    counts = profile(args.articles, args.py_spy, args.rate)
+    counts = profile(args.articles, args.py_spy, args.rate, plain=args.plain, keep=args.keep)
     total = sum(counts.values()) or 1
+    running = total - counts[STARTUP] or 1
     if args.json:
         print(json.dumps(dict(counts), indent=1, ensure_ascii=False))
+    print(f"# {total} samples; share of all, and of all but start-up")
     for stage, n in counts.most_common():
-        print(f"{stage}: {100 * n / total:.1f} %")
+        share = "" if stage == STARTUP else f", {100 * n / running:.1f} % of the crawl proper"
+        print(f"{stage}: {100 * n / total:.1f} %{share}")
     return 0
 
 

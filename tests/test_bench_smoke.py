@@ -103,9 +103,12 @@ def test_the_cpu_figure_counts_every_process(report: dict) -> None:
         if crawl["kind"] == "full":
             assert by_kind["store"] > 0  # the embedded store server's CPU is in the total
             assert crawl["cpu_s"] > by_kind["crawl"]
-        else:
-            assert crawl["cpu_s"] == by_kind["crawl"]  # a plain spider starts no other process
+        else:  # a plain spider has no store and no workers
+            assert by_kind["store"] == by_kind["workers"] == 0
     detail = report["details"]["pipeline_cpu"]  # one round at this size: medians of one value
+    for size in BenchConfig.tiny().cpu_sizes:  # both sides fetched the same pages
+        requests = detail["rounds"][0]["requests"]
+        assert requests[f"plain-{size}"] == requests[f"full-{size}"] > size, requests
     parts = sum(detail[f"full_cpu_ms_{k}"] for k in ("crawl", "store", "workers", "other"))
     assert abs(parts - detail["full_cpu_ms_per_article"]) < 0.05  # the split adds up
 
