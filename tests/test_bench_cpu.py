@@ -12,10 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from newsspider.replica.model import Scenario
-
 from bench.cputree import kind_of
 from bench.procs import CPUTREE, PLAIN_SPIDER, Replica
+from newsspider.replica.model import Scenario
 
 # Burns CPU seconds of its own, given as argv[1]; a "nx-27017" argument marks it as a store.
 BURN = "import sys, time\nt = float(sys.argv[1])\nwhile time.process_time() < t: pass\n"
