@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), "utf-8")
     plot(report, out / "crawls.png")
     print(f"# report: {out / 'report.json'}, plot: {out / 'crawls.png'} ({report['elapsed_s']} s)")
-    return 0
+    for error in report["errors"]:
+        print(f"bench: could not measure: {error}", file=sys.stderr)
+    return 1 if report["errors"] else 0
 
 
 if __name__ == "__main__":

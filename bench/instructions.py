@@ -15,10 +15,14 @@ with start-up and shut-down cancelled out.  Figures:
 ``pipeline_instructions_ratio`` (plain over full, the instruction-count
 twin of ``pipeline_cpu_ratio``) and ``pipeline_overhead_instructions_ratio``
 (bare over full), with the full crawl's millions of instructions per article
-split by process (``full_minstr_crawl``, ``…_store``, ``…_workers``).  Not
-counted: the few instructions of the store's launcher before it execs
-nx-27017 (callgrind drops a process image replaced by ``exec``), start-up
-only, which the difference cancels anyway.  The store's writer flushes by
+split by process (``full_minstr_crawl``, ``…_store``, ``…_workers``).  Every
+process dumps its counts every :data:`DUMP_EVERY_BB` basic blocks (callgrind
+``--dump-every-bb``) and the parts are summed: the crawl SIGKILLs its store
+server at the end (and the body pool kills a worker slow to exit), and a
+killed process never writes its final dump, so it loses at most its last
+10 M basic blocks (~50 M instructions), at shut-down.  Not counted either:
+the store's launcher before it execs nx-27017 (callgrind drops an image
+replaced by ``exec``), start-up only, which the difference cancels anyway.  The store's writer flushes by
 batch size only (``NEWSSPIDER_STORE_FLUSH_SECONDS`` raised): under valgrind
 the crawl runs ~50× slower, and a 0.25 s flush would write batches of one
 article, not the ~90 of a crawl at full speed.
@@ -30,6 +34,7 @@ not measured.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -41,6 +46,10 @@ from bench.cputree import kind_of
 from bench.procs import BenchError, run_crawl
 
 KINDS = ("plain", "bare", "full")
+# Basic blocks between callgrind's periodic dumps: a process killed at the end (the crawl
+# SIGKILLs its store; the pool kills workers slow to exit) loses at most this many.
+DUMP_EVERY_BB = 10_000_000
+logger = logging.getLogger("bench")
 # "cmd:  /usr/bin/python3 -m scrapy crawl ofweek …" (the traced process's command line)
 _CMD = re.compile(r"^cmd:\s*(.*)$", re.MULTILINE)
 
@@ -66,32 +75,61 @@ def callgrind_total(path: Path) -> int:
     return int(found.group(1))
 
 
-def process_kind(path: Path) -> str:
-    """``crawl``, ``store``, ``workers`` or ``other``: what the process a callgrind file counts was."""
+def process_kind(path: Path) -> str | None:
+    """``crawl``, ``store``, ``workers`` or ``other``: what the process a callgrind file counts was.
+
+    None for a file without a command line (a process killed before its final dump).
+    """
     text = path.read_text(encoding="utf-8", errors="replace")[:20000]
     found = _CMD.search(text)
-    cmd = found.group(1) if found else ""
+    if found is None:
+        return None
+    cmd = found.group(1)
     kind = kind_of(cmd.split())
     if kind == "other" and (" scrapy crawl " in f" {cmd} " or " scrapy runspider " in f" {cmd} "):
         return "crawl"
     return kind
 
 
+def count_files(directory: Path) -> tuple[dict[str, int], list[str]]:
+    """Instructions by process kind over every callgrind file (and dump part) in ``directory``.
+
+    Also the kinds of the processes whose final dump is missing (killed): they
+    are counted up to their last periodic dump.
+    """
+    by_pid: dict[str, list[Path]] = {}
+    for path in directory.glob("callgrind.*"):
+        by_pid.setdefault(path.name.split(".")[1], []).append(path)
+    counts = {"crawl": 0, "store": 0, "workers": 0, "other": 0}
+    killed: list[str] = []
+    for paths in by_pid.values():
+        # The process image that ran last names it (a fork execs its program): the final
+        # dump, else the highest part.
+        paths.sort(key=lambda p: int(p.name.split(".")[2]) if p.name.count(".") > 1 else 1 << 30)
+        kinds = [k for k in map(process_kind, paths) if k is not None]
+        kind = kinds[-1] if kinds else "other"
+        for path in paths:
+            if _SUMMARY.search(path.read_text(encoding="utf-8", errors="replace")):
+                counts[kind] += callgrind_total(path)
+            elif path.name.count(".") == 1:  # the final dump, never written: SIGKILLed
+                killed.append(kind)
+    return counts, killed
+
+
 def counted_crawl(label: str, listing_url: str, pages: int, *, kind: str, tool: str
                   ) -> tuple[int, dict[str, int]]:
     """(articles, instructions by process kind) of one crawl and every process under it."""
     with tempfile.TemporaryDirectory(prefix="newsspider-bench-callgrind-") as tmp:
-        prefix = [tool, "--tool=callgrind", "--trace-children=yes",
+        prefix = [tool, "--tool=callgrind", "--trace-children=yes", f"--dump-every-bb={DUMP_EVERY_BB}",
                   f"--callgrind-out-file={Path(tmp) / 'callgrind.%p'}"]
         # The NEWSSPIDER_* settings mean nothing to the plain spider, and Scrapy ignores them.
         result = run_crawl(label, listing_url, pages, bare=kind == "bare", plain=kind == "plain",
                            prefix=prefix, extra_args=_SLOW_CRAWL, timeout_s=7200)
-        counts = {"crawl": 0, "store": 0, "workers": 0, "other": 0}
-        files = sorted(Path(tmp).glob("callgrind.*"))
-        for path in files:
-            counts[process_kind(path)] += callgrind_total(path)
+        counts, killed = count_files(Path(tmp))
+        if killed:
+            logger.info("%s: killed before their final dump, counted to their last: %s", label, killed)
         if counts["crawl"] == 0:
-            raise BenchError(f"{label}: no callgrind file of the crawl process among {len(files)}")
+            raise BenchError(f"{label}: no callgrind file of the crawl process")
         if kind == "full" and counts["store"] == 0:
             raise BenchError(f"{label}: the store server was not traced")
         return result.articles, counts

@@ -240,6 +240,7 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
     figures: dict[str, Any] = {}
     details: dict[str, Any] = {}
     crawls: list[CrawlResult] = []
+    errors: list[str] = []  # figures that could not be measured (the run exits 1)
 
     def publish(section: str, result: dict[str, Any], names: tuple[str, ...]) -> None:
         details[section] = result
@@ -261,7 +262,12 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
         ))
         publish("pipeline_cpu", cpu_bench.measure(config.cpu_sizes, config.cpu_repeats, crawls=crawls),
                 cpu_bench.FIGURES)
-        counted = _instructions(config, replica)
+        try:
+            counted = _instructions(config, replica)
+        except BenchError as exc:  # valgrind runs are long: measure the rest, then fail the run
+            logger.error("pipeline_instructions_ratio: could not measure: %s", exc)
+            errors.append(f"instructions: {exc}")
+            counted = None
         if counted is not None:
             publish("instructions", counted, (
                 "pipeline_instructions_ratio", "pipeline_overhead_instructions_ratio",
@@ -293,4 +299,5 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
             c.label: {"rss": c.rss_samples, "items": c.item_samples} for c in crawls
         },
         "elapsed_s": round(time.perf_counter() - started, 1),
+        "errors": errors,
     }
