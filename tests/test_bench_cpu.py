@@ -92,3 +92,20 @@ def test_the_plain_spider_selects_every_article_and_its_fields(tmp_path: Path) -
             assert spec.author in item["author"], path
         assert item["pages"] == spec.n_pages, path
         assert item["body_html"].count('id="articleC"') == spec.n_pages, path
+
+
+def test_a_sampled_stack_counts_for_its_outermost_newsspider_stage() -> None:
+    from bench.stages import PROCESSES, REST, STARTUP, stage_of
+
+    root = ['process 1:"python -m scrapy crawl ofweek"', "thread (1): MainThread",
+            "_run_code (<frozen runpy>:88)", "Command.run (newsspider/commands/crawl.py:59)",
+            "Handle._run (asyncio/events.py:80)"]
+    assert stage_of([*root, "PortalSpider.parse_article (newsspider/spiders/base.py:543)",
+                     "extract (newsspider/extract/heal.py:10)", "Selector.css (parsel/selector.py:1)"]
+                    ).startswith("extraction")
+    assert stage_of([*root, "DedupPipeline.process_item (newsspider/pipelines/dedup.py:90)",
+                     "Store.find (newsspider/store/store.py:1)"]) == "dedup pipeline"
+    assert stage_of([*root, "Scraper._scrape (scrapy/core/scraper.py:1)"]) == REST
+    assert stage_of([*root, "_find_and_load (<frozen importlib._bootstrap>:1176)"]) == STARTUP
+    assert stage_of([root[0], 'process 2:"python /venv/bin/nx-27017 --port 1"', "thread (2): MainThread",
+                     "serve (nx27017/server.py:1)"]) == PROCESSES[0]
