@@ -7,8 +7,8 @@ a ``scrapy crawl ofweek`` subprocess against one generated replica served by
 its own process, so the crawler, the replica and the store never share a GIL.
 
 Sizes: the full run crawls 10,000 and 50,000 articles for the memory figures
-(about 40 minutes on two cores, more than half of it for the instruction
-counts under valgrind, :mod:`bench.instructions`); ``BENCH_QUICK=1`` runs the
+(``BENCH_QUICK=1``: 23 minutes on two cores, roughly half of them for the
+instruction counts under valgrind, :mod:`bench.instructions`); ``BENCH_QUICK=1`` runs the
 same figures at smaller sizes, labelled as such in the output and the report.
 
 ``pipeline_cpu_ratio`` (:mod:`bench.cpu`) counts CPU time of every process of
