@@ -7,9 +7,15 @@ a ``scrapy crawl ofweek`` subprocess against one generated replica served by
 its own process, so the crawler, the replica and the store never share a GIL.
 
 Sizes: the full run crawls 10,000 and 50,000 articles for the memory figures
-(about 20 minutes on two cores, 6 of them for the instruction count under
-valgrind, :mod:`bench.instructions`); ``BENCH_QUICK=1`` runs the same figures
-at smaller sizes, labelled as such in the output and the report.
+(``BENCH_QUICK=1``: 23 minutes on two cores, roughly half of them for the
+instruction counts under valgrind, :mod:`bench.instructions`); ``BENCH_QUICK=1`` runs the
+same figures at smaller sizes, labelled as such in the output and the report.
+
+``pipeline_cpu_ratio`` (:mod:`bench.cpu`) counts CPU time of every process of
+a crawl — the crawl, the embedded store server, body workers — with
+:mod:`bench.cputree`, against :mod:`bench.plain_spider`; the wall-clock
+ratios are reported as information, not targets.  Where a crawl's CPU goes
+by stage: ``python -m bench.stages`` (needs py-spy; not run by ``make bench``).
 
 ``extraction_f1`` and its companions (:mod:`bench.extraction`, runnable
 alone as ``python -m bench.extraction``) score automatic extraction on the

@@ -19,10 +19,10 @@ from bench import scaleout as scaleout_bench
 from bench.procs import BenchError
 from bench.runner import BenchConfig, run
 
-# Targets (CONTRACT §6 and the issue): reported next to the figures, never enforced.
+# Targets (CONTRACT §6 and the issue): reported next to the figures, never enforced.  The
+# wall-clock ratios (pipeline_overhead_ratio, unseen_900_wall_ratio, pipeline_cpu_wall_ratio)
+# are information only: they carry the shared host's load (issue #25, "honest figures").
 TARGETS = {
-    "pipeline_overhead_ratio": (">=", 0.85),
-    "unseen_900_wall_ratio": (">=", 0.85),
     "bulk_vs_naive_store_ratio": (">=", 3.0),
     "normalize_vs_trafilatura_ratio": ("<=", 0.1),
     "peak_rss_mb_10k": ("<=", 400.0),
@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False), "utf-8")
     plot(report, out / "crawls.png")
     print(f"# report: {out / 'report.json'}, plot: {out / 'crawls.png'} ({report['elapsed_s']} s)")
-    return 0
+    for error in report["errors"]:
+        print(f"bench: could not measure: {error}", file=sys.stderr)
+    return 1 if report["errors"] else 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ adapting to latency), Scrapy's LogStats every second, and a fresh
 ``NEWSSPIDER_DATA_DIR`` (so the embedded store starts empty).  A sampler
 thread reads the crawl process's RSS with psutil every ``sample_s`` seconds;
 the log reader turns LogStats lines into (time, items) points.
+
+``count_cpu=True`` runs the crawl under :mod:`bench.cputree`, which counts the
+CPU time of the crawl process and of every process under it (the embedded
+store, body workers): :attr:`CrawlResult.cpu`.  ``plain=True`` runs
+:mod:`bench.plain_spider` (``scrapy runspider``, outside the project, so none of
+its settings load) instead of the portal spider.
 """
 
 from __future__ import annotations
@@ -80,7 +86,7 @@ class CrawlResult:
     """What one crawl subprocess did, and how its process looked while doing it."""
 
     label: str
-    kind: str  # "full" (every pipeline and the store) or "bare" (no pipelines)
+    kind: str  # "full" (every pipeline and the store), "bare" (no pipelines), "plain" (bench/plain_spider.py)
     articles: int  # items that went through the whole pipeline chain (scraped + dropped)
     elapsed_s: float  # Scrapy's elapsed_time_seconds: spider opened → closed
     wall_s: float  # the subprocess from start to exit (interpreter, store start included)
@@ -89,6 +95,7 @@ class CrawlResult:
     stats: dict[str, float] = field(default_factory=dict)
     rss_samples: list[tuple[float, float]] = field(default_factory=list)  # (s, MB)
     item_samples: list[tuple[float, int]] = field(default_factory=list)  # (s, items)
+    cpu: dict[str, Any] | None = None  # bench/cputree.py's report, when counted
 
     @property
     def articles_per_s(self) -> float:
@@ -101,6 +108,9 @@ class CrawlResult:
             "articles_per_s": round(self.articles_per_s, 2),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "peak_tree_rss_mb": round(self.peak_tree_rss_mb, 1),
+            **({"cpu_s": round(self.cpu["total_s"], 3),
+                "cpu_s_by_kind": {k: round(v, 3) for k, v in self.cpu["by_kind"].items()}}
+               if self.cpu else {}),
         }
 
 
@@ -119,6 +129,18 @@ def _crawl_command(listing_url: str, max_pages: int, bare: bool) -> list[str]:
             "-s", "NEWSSPIDER_MONITOR_ENABLED=false", "-s", "NEWSSPIDER_RESUME_ENABLED=false",
         ]
     return cmd
+
+
+PLAIN_SPIDER = ROOT / "bench" / "plain_spider.py"
+CPUTREE = ROOT / "bench" / "cputree.py"
+
+
+def _plain_command(listing_url: str, max_pages: int) -> list[str]:
+    return [
+        sys.executable, "-m", "scrapy", "runspider", str(PLAIN_SPIDER),
+        "-a", f"start_url={listing_url}", "-a", f"max_pages={max_pages}",
+        "-s", "LOG_LEVEL=INFO", "-s", "LOGSTATS_INTERVAL=1",
+    ]
 
 
 def _rss_mb(proc: psutil.Process, tree: bool) -> float:
@@ -143,24 +165,35 @@ def run_crawl(
     extra_env: dict[str, str] | None = None,
     prefix: Sequence[str] = (),
     extra_args: Sequence[str] = (),
+    plain: bool = False,
+    count_cpu: bool = False,
 ) -> CrawlResult:
     """Run one crawl to the end; raises :class:`BenchError` when it fails or says nothing.
 
     ``prefix`` runs the crawl under another command (``valgrind …``);
-    ``extra_args`` are added to ``scrapy crawl``'s (``-s NAME=VALUE`` settings).
+    ``extra_args`` are added to ``scrapy crawl``'s (``-s NAME=VALUE`` settings);
+    ``plain`` and ``count_cpu``: see the module's docstring.
     """
-    env = {k: v for k, v in os.environ.items() if k not in _CLEAN_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in (*_CLEAN_ENV, "SCRAPY_SETTINGS_MODULE")}
     env["AUTOTHROTTLE_ENABLED"] = "false"
     env.update(extra_env or {})
     with tempfile.TemporaryDirectory(prefix="newsspider-bench-crawl-") as data_dir:
         env["NEWSSPIDER_DATA_DIR"] = data_dir
         log_path = Path(data_dir) / "crawl.log"
+        cpu_path = Path(data_dir) / "cputree.json"
+        if plain:
+            # Run where no scrapy.cfg is found above: plain Scrapy, not the project's settings.
+            command, cwd = _plain_command(listing_url, max_pages), Path(data_dir)
+        else:
+            command, cwd = _crawl_command(listing_url, max_pages, bare), ROOT
+        wrapper = [sys.executable, str(CPUTREE), str(cpu_path), "--"] if count_cpu else []
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [*prefix, *_crawl_command(listing_url, max_pages, bare), *extra_args], cwd=ROOT, env=env,
+            [*wrapper, *prefix, *command, *extra_args], cwd=cwd, env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
         )
-        ps = psutil.Process(proc.pid)
+        outer = psutil.Process(proc.pid)
+        crawl_ps: list[psutil.Process] = [] if count_cpu else [outer]
         rss: list[tuple[float, float]] = []
         tree_peak = [0.0]
         items: list[tuple[float, int]] = [(0.0, 0)]
@@ -170,6 +203,12 @@ def run_crawl(
         def sample() -> None:
             while not stop.is_set():
                 try:
+                    if not crawl_ps:  # under bench/cputree.py: the crawl is its child
+                        crawl_ps.extend(outer.children()[:1])
+                        if not crawl_ps:
+                            stop.wait(0.01)
+                            continue
+                    ps = crawl_ps[0]
                     now = time.perf_counter() - started
                     rss.append((now, _rss_mb(ps, tree=False)))
                     tree_peak[0] = max(tree_peak[0], _rss_mb(ps, tree=True))
@@ -197,17 +236,28 @@ def run_crawl(
             sampler.join()
         wall = time.perf_counter() - started
         tail = _tail(log_path)
+        cpu = _read_cpu(cpu_path) if count_cpu and code == 0 else None
     if code != 0 or "elapsed_time_seconds" not in stats:
         raise BenchError(f"crawl {label} exited with {code}; last log lines:\n{tail}")
     scraped = int(stats.get("item_scraped_count", 0))
     dropped = int(stats.get("item_dropped_count", 0))
     items.append((wall, scraped))
     return CrawlResult(
-        label=label, kind="bare" if bare else "full", articles=scraped + dropped,
+        label=label, kind="plain" if plain else "bare" if bare else "full", articles=scraped + dropped,
         elapsed_s=stats["elapsed_time_seconds"], wall_s=wall,
         peak_rss_mb=max((mb for _, mb in rss), default=0.0),
-        peak_tree_rss_mb=tree_peak[0], stats=stats, rss_samples=rss, item_samples=items,
+        peak_tree_rss_mb=tree_peak[0], stats=stats, rss_samples=rss, item_samples=items, cpu=cpu,
     )
+
+
+def _read_cpu(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        report: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"bench/cputree.py wrote no report at {path}: {exc}") from exc
+    return report
 
 
 def _tail(path: Path, lines: int = 15) -> str:

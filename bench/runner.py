@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench import cpu as cpu_bench
 from bench import exports as exports_bench
 from bench import instructions as instructions_bench
 from bench import normalize as normalize_bench
@@ -42,6 +43,10 @@ class BenchConfig:
     # 20 per listing page), whole processes timed from start to exit.
     unseen_articles: int = 900
     unseen_repeats: int = 9
+    # pipeline_cpu_ratio (bench/cpu.py): articles of the two crawl sizes whose difference
+    # counts, and rounds (plain and full at both sizes each); the median counts.
+    cpu_sizes: tuple[int, int] = (300, 1500)
+    cpu_repeats: int = 7
     # Listing pages of the two crawl sizes counted under callgrind (None: not measured).
     instruction_pages: tuple[int, int] | None = (3, 6)
     export_articles: int = 20_000  # stored articles under the changed-since query (bench/exports.py)
@@ -60,6 +65,7 @@ class BenchConfig:
             mode="quick", overhead_articles=500, rss_small=1000, rss_large=5000, unseen_repeats=1,
             store_items=500, store_rounds=1, normalize_pages=20, normalize_repeat=3,
             replica_requests=2000, export_articles=5000, web_large=5000, web_rounds=7,
+            cpu_sizes=(100, 500), cpu_repeats=3,
         )
 
     @classmethod
@@ -70,7 +76,7 @@ class BenchConfig:
             rss_large=60, store_items=40, store_rounds=1, normalize_pages=3, normalize_repeat=1,
             replica_requests=200, replica_clients=2, unseen_articles=40, unseen_repeats=1,
             instruction_pages=None, export_articles=40, web_small=50, web_large=200,
-            web_rounds=1, extraction_repeat=1, extraction_pages=3,
+            web_rounds=1, extraction_repeat=1, extraction_pages=3, cpu_sizes=(20, 200), cpu_repeats=1,
         )
 
 
@@ -127,16 +133,17 @@ def _pipeline_overhead(config: BenchConfig, replica: Replica, crawls: list[Crawl
 
 
 def _instructions(config: BenchConfig, replica: Replica) -> dict[str, Any] | None:
-    """The crawl process's instructions per article, bare over full; None when not measured."""
+    """Instructions per article of every process of a crawl, plain and bare over full; None when not measured."""
     if config.instruction_pages is None:
         return None
     if instructions_bench.valgrind() is None:
-        logger.warning("pipeline_overhead_instructions_ratio: not measured "
+        logger.warning("pipeline_instructions_ratio, pipeline_overhead_instructions_ratio: not measured "
                        "(valgrind is not installed; Debian: apt-get install valgrind)")
         return None
     result = instructions_bench.measure(replica.listing_url, config.instruction_pages)
-    logger.info("instructions per article: bare %.2f M, full %.2f M",
-                result["bare_minstr_per_article"], result["full_minstr_per_article"])
+    logger.info("instructions per article, every process: plain %.2f M, bare %.2f M, full %.2f M",
+                result["plain_minstr_per_article"], result["bare_minstr_per_article"],
+                result["full_minstr_per_article"])
     return result
 
 
@@ -233,6 +240,7 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
     figures: dict[str, Any] = {}
     details: dict[str, Any] = {}
     crawls: list[CrawlResult] = []
+    errors: list[str] = []  # figures that could not be measured (the run exits 1)
 
     def publish(section: str, result: dict[str, Any], names: tuple[str, ...]) -> None:
         details[section] = result
@@ -252,11 +260,19 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
         publish("pipeline_overhead", _pipeline_overhead(config, replica, crawls), (
             "pipeline_overhead_ratio", "bare_articles_per_s", "full_articles_per_s",
         ))
-        counted = _instructions(config, replica)
+        publish("pipeline_cpu", cpu_bench.measure(config.cpu_sizes, config.cpu_repeats, crawls=crawls),
+                cpu_bench.FIGURES)
+        try:
+            counted = _instructions(config, replica)
+        except BenchError as exc:  # valgrind runs are long: measure the rest, then fail the run
+            logger.error("pipeline_instructions_ratio: could not measure: %s", exc)
+            errors.append(f"instructions: {exc}")
+            counted = None
         if counted is not None:
             publish("instructions", counted, (
-                "pipeline_overhead_instructions_ratio", "bare_minstr_per_article",
-                "full_minstr_per_article",
+                "pipeline_instructions_ratio", "pipeline_overhead_instructions_ratio",
+                "plain_minstr_per_article", "bare_minstr_per_article", "full_minstr_per_article",
+                "full_minstr_crawl", "full_minstr_store", "full_minstr_workers",
             ))
         publish("unseen", _unseen(config, crawls), ("unseen_900_wall_ratio",))
         publish("store", _store(config), (
@@ -283,4 +299,5 @@ def run(config: BenchConfig, progress: Callable[[str, Any], None] | None = None)
             c.label: {"rss": c.rss_samples, "items": c.item_samples} for c in crawls
         },
         "elapsed_s": round(time.perf_counter() - started, 1),
+        "errors": errors,
     }

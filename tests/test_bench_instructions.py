@@ -47,3 +47,24 @@ def test_without_valgrind_the_figure_says_why(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no valgrind on PATH
     with pytest.raises(BenchError, match="valgrind is not installed"):
         measure("http://127.0.0.1:9/CATList-8100-CHANGYIEXINWE.html")
+
+
+
+def test_periodic_dumps_sum_to_the_total_and_name_the_process(tmp_path: Path) -> None:
+    """What the crawl's count relies on: dump parts add up, every process is traced and named."""
+    from bench.instructions import DUMP_EVERY_BB, count_files
+
+    alone = _count(tmp_path, "sum(range(2000000))")
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    # The child's command line names it a store; the parent's does not (the name is built).
+    code = ("import subprocess, sys; sum(range(2000000)); "
+            "subprocess.run([sys.executable, '-S', '-c', 'sum(range(2000000))', 'nx-' + '27017'], check=True)")
+    subprocess.run([str(valgrind()), "--tool=callgrind", "--trace-children=yes",
+                    f"--dump-every-bb={DUMP_EVERY_BB // 20}", f"--callgrind-out-file={parts}/callgrind.%p",
+                    sys.executable, "-S", "-c", code], check=True, capture_output=True, timeout=300)
+    assert len(list(parts.iterdir())) > 2  # periodic parts were written, not only two final dumps
+    counts, killed = count_files(parts)
+    assert killed == []
+    assert abs(counts["store"] - alone) < alone * 0.05  # the traced child, all its parts
+    assert counts["other"] > alone  # the parent did the same work and started a process

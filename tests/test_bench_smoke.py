@@ -31,6 +31,12 @@ FIGURES = (
     "web_scaling_ratio",
     "extraction_f1",
     "extraction_time_ratio",
+    # bench/cpu.py: every process of the crawl counted (crawl, store, body workers).
+    "pipeline_cpu_ratio",
+    "plain_cpu_ms_per_article",
+    "full_cpu_ms_per_article",
+    "full_cpu_ms_crawl",
+    "full_cpu_ms_store",
 )
 # bench/scaleout.py: measured when redis-server is installed (with CI=true it must be).
 SCALEOUT_FIGURES = ("scaleout_share_min", "scaleout_speedup_2", "scaleout_plain_vs_shared_1")
@@ -73,17 +79,38 @@ def test_scaleout_figures_are_measured(report: dict) -> None:
 
 def test_crawls_went_through_the_replica(report: dict) -> None:
     kinds = {c["kind"] for c in report["crawls"]}
-    assert kinds == {"bare", "full"}
+    assert kinds == {"bare", "full", "plain"}
     config = BenchConfig.tiny()
     for crawl in report["crawls"]:
-        assert crawl["articles"] >= config.overhead_articles
+        least = min(config.cpu_sizes) if crawl["label"].startswith("cpu-") else config.overhead_articles
+        assert crawl["articles"] >= least, crawl
         assert crawl["peak_rss_mb"] > 0
     # The full crawls stored what they crawled; the bare ones had no pipeline to do so,
     # and no store at all (no child process: the issue's "no pipelines, no store").
     full = [c for c in report["crawls"] if c["kind"] == "full"]
     assert all(c["peak_tree_rss_mb"] > c["peak_rss_mb"] for c in full)  # the embedded store ran
-    bare = [c for c in report["crawls"] if c["kind"] == "bare"]
+    bare = [c for c in report["crawls"] if c["kind"] in ("bare", "plain")]
     assert bare and all(c["peak_tree_rss_mb"] == c["peak_rss_mb"] for c in bare)
+
+
+def test_the_cpu_figure_counts_every_process(report: dict) -> None:
+    """pipeline_cpu_ratio's crawls: the full ones' store and workers counted, the plain ones alone."""
+    counted = [c for c in report["crawls"] if "cpu_s" in c]
+    assert {c["kind"] for c in counted} == {"plain", "full"}
+    for crawl in counted:
+        by_kind = crawl["cpu_s_by_kind"]
+        assert crawl["cpu_s"] >= by_kind["crawl"] > 0
+        if crawl["kind"] == "full":
+            assert by_kind["store"] > 0  # the embedded store server's CPU is in the total
+            assert crawl["cpu_s"] > by_kind["crawl"]
+        else:  # a plain spider has no store and no workers
+            assert by_kind["store"] == by_kind["workers"] == 0
+    detail = report["details"]["pipeline_cpu"]  # one round at this size: medians of one value
+    for size in BenchConfig.tiny().cpu_sizes:  # both sides fetched the same pages
+        requests = detail["rounds"][0]["requests"]
+        assert requests[f"plain-{size}"] == requests[f"full-{size}"] > size, requests
+    parts = sum(detail[f"full_cpu_ms_{k}"] for k in ("crawl", "store", "workers", "other"))
+    assert abs(parts - detail["full_cpu_ms_per_article"]) < 0.05  # the split adds up
 
 
 def test_prints_name_value_lines_and_writes_the_plot(bench_run: tuple) -> None:
