@@ -18,6 +18,10 @@ one lxml parse of the body (:func:`process_body`):
 and, when the listing gave none, ``summary`` (the first paragraph).
 :func:`newsspider.extract.page.extract_page` (CONTRACT §8) calls the same
 :func:`process_body`, so ``newsspider extract`` prints what a crawl stores.
+One later, optional step touches ``body_html`` again: with ``IMAGES_STORE`` and
+``NEWSSPIDER_IMAGES_BASE_URL`` set, the image download pipeline (250,
+:mod:`newsspider.pipelines.download`) points each downloaded image's ``src``
+at its copy; nothing else rewrites the body.
 
 An item whose body cannot be made gets ``item["_errors"] = [{"field":
 "body_html", "message": …}]`` and goes on to the validator, which records it
