@@ -22,8 +22,10 @@ Reads no settings itself (the spider passes ``NEWSSPIDER_REVISIT_HOURS`` as
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from newsspider.store.nx27017 import stored_date
 
 
 def window_of(hours: float) -> timedelta | None:
@@ -31,22 +33,6 @@ def window_of(hours: float) -> timedelta | None:
     if hours <= 0:
         return None
     return timedelta(hours=hours)
-
-
-def as_utc(value: Any) -> datetime | None:
-    """A stored timestamp as an aware UTC datetime; ``None`` when it is not one.
-
-    Naive datetimes are UTC (pymongo without ``tz_aware``); an ISO string is
-    what nx-27017 keeps for a date given to ``$set`` (newsspider.store.nx27017).
-    """
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def is_due(first_seen_at: Any, last_crawled_at: Any, now: datetime, window: timedelta | None) -> bool:
@@ -57,10 +43,10 @@ def is_due(first_seen_at: Any, last_crawled_at: Any, now: datetime, window: time
     """
     if window is None:
         return False
-    first = as_utc(first_seen_at)
+    first = stored_date(first_seen_at)
     if first is None:
         return False
-    last = as_utc(last_crawled_at) or first
+    last = stored_date(last_crawled_at) or first
     if now - first >= window:
         return False
     return now - last >= (last - first) / 2

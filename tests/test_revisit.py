@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newsspider.revisit import as_utc, is_due, window_of
+from newsspider.revisit import is_due, window_of
+from newsspider.store.nx27017 import stored_date as as_utc
 
 NOW = datetime(2024, 5, 3, 12, 0, tzinfo=UTC)
 H = timedelta(hours=1)
