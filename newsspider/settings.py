@@ -296,8 +296,8 @@ NEWSSPIDER_MAX_DOCUMENT_BYTES = _env("NEWSSPIDER_MAX_DOCUMENT_BYTES", 16 * 1024 
 DOWNLOADER_MIDDLEWARES.update({"newsspider.netguard.GuardMiddleware": 40})
 
 # --- removed settings: still given, each is ignored with a warning naming it (config.removed) ---
-_removed("NEWSSPIDER_BODY_WORKERS", "bodies are processed in the crawl process (worker processes "
-         "cost more CPU per article than they saved; docs/benchmarks.md)")
+_removed("NEWSSPIDER_BODY_WORKERS", "bodies are processed in the crawl process (a worker process "
+         "cost a second interpreter and ~35 MB for no measurable gain; docs/benchmarks.md)")
 _removed("NEWSSPIDER_GC_THRESHOLD", "the garbage collector keeps Python's settings (freezing start-up "
          "objects saved 0.15 % of a crawl's instructions; docs/benchmarks.md)")
 

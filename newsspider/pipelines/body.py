@@ -30,8 +30,9 @@ An empty body gives empty text, which the validator rejects as "article body
 is empty".
 
 Bodies are processed in the crawl process: the worker processes they had
-(``NEWSSPIDER_BODY_WORKERS``, removed) cost 5.4 % more instructions over all
-processes and ~35 MB more RSS, for no measurable wall-clock gain
+(``NEWSSPIDER_BODY_WORKERS``, removed) cost a second interpreter (5.4 % more
+instructions over all processes on a 200-article crawl) and ~35 MB more RSS,
+for no measurable wall-clock gain
 (docs/benchmarks.md, "Optimizations kept and what they buy").
 
 Settings: ``NEWSSPIDER_IMAGE_PROXIES`` (extra proxy patterns),
