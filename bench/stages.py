@@ -33,6 +33,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from bench.cputree import kind_of
 from bench.procs import Replica, _crawl_command, _plain_command
 
 STARTUP = "start-up and shut-down (imports)"
@@ -51,6 +52,7 @@ _RULES = (
     ("extensions (runs, monitor, stats, GC tuning)", re.compile(r"\(newsspider/(extensions|monitor|stats)")),
 )
 PROCESSES = ("store server process (nx-27017)", "body worker processes", "other processes")
+_PROCESS_STAGE = dict(zip(("store", "workers", "other"), PROCESSES, strict=True))
 REST = "Scrapy engine, scheduler, Twisted/asyncio loop (no newsspider frame)"
 # A raw line: 'process 1:"cmd";[process 2:"cmd";]thread (2): MainThread;func (file.py:12);… 42'
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
@@ -60,12 +62,7 @@ def stage_of(frames: list[str]) -> str:
     """The stage one sampled stack (outermost first) counts for."""
     children = [f for f in frames[1:] if f.startswith("process ")]
     if children:  # a sample of a child process (py-spy names the parent first)
-        cmd = children[-1]
-        if "nx-27017" in cmd:
-            return PROCESSES[0]
-        if "newsspider.normalize.worker" in cmd:
-            return PROCESSES[1]
-        return PROCESSES[2]
+        return _PROCESS_STAGE[kind_of(children[-1].split())]
     if any("importlib._bootstrap" in f for f in frames[2:]):  # an import, wherever it happens
         return STARTUP
     for frame in frames[1:]:
